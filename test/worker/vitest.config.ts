@@ -1,0 +1,30 @@
+/**
+ * The Workers-pool project: the real worker with real D1 and Durable Objects (workerd via
+ * miniflare), configured from wrangler.toml. Migrations are applied by the setup file exactly as
+ * `wrangler d1 migrations apply` would.
+ */
+import { fileURLToPath } from "node:url";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineProject } from "vitest/config";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+export default defineProject({
+  plugins: [
+    cloudflareTest(async () => ({
+      wrangler: { configPath: `${root}/wrangler.toml` },
+      miniflare: {
+        compatibilityFlags: ["nodejs_compat", "service_binding_extra_handlers"],
+        bindings: {
+          TEST_MIGRATIONS: await readD1Migrations(`${root}/migrations`),
+        },
+      },
+    })),
+  ],
+  test: {
+    name: "workers",
+    root,
+    include: ["test/worker/**/*.test.ts"],
+    setupFiles: ["test/worker/setup.ts"],
+  },
+});

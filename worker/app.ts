@@ -1,0 +1,55 @@
+/**
+ * The Hono root: mounts one sub-app per resource under `/api`, sets up the database handle,
+ * size limits and origin checks, and turns every failure into `{ error: { code, message } }`.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requireUser, sameOrigin } from "./auth/middleware";
+import { createDb } from "./db/client";
+import { AppError, errorBody } from "./errors";
+import type { AppEnv } from "./http/context";
+import { authRoutes } from "./routes/auth";
+import { chatRoutes } from "./routes/chats";
+import { tokenRoutes } from "./routes/tokens";
+
+/** Largest request body accepted anywhere; message content has its own, smaller limit. */
+export const MAX_BODY_BYTES = 512 * 1024;
+
+const api = new Hono<AppEnv>()
+  .use(async (c, next) => {
+    c.set("db", createDb(c.env.DB));
+    await next();
+  })
+  .use(sameOrigin)
+  .use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError("payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  )
+  .route("/auth", authRoutes)
+  .use("/tokens/*", requireUser)
+  .use("/chats/*", requireUser)
+  .route("/tokens", tokenRoutes)
+  .route("/chats", chatRoutes);
+
+export const app = new Hono<AppEnv>()
+  .route("/api", api)
+  .notFound((c) => c.json(errorBody("not_found", "No such route"), 404))
+  .onError((err, c) => {
+    if (err instanceof AppError) return c.json(errorBody(err.code, err.message, err.details), err.status);
+    console.error(
+      JSON.stringify({
+        msg: "unhandled error",
+        method: c.req.method,
+        path: c.req.path,
+        error: String(err),
+        stack: err instanceof Error ? err.stack : undefined,
+      }),
+    );
+    return c.json(errorBody("internal_error", "Something went wrong on our side"), 500);
+  });
+
+export type AppType = typeof app;

@@ -1,0 +1,70 @@
+/**
+ * Queries for chats. Every function takes the owner's user id and filters by it, so a chat of
+ * another user is indistinguishable from one that does not exist.
+ */
+import { and, desc, eq, lt, or } from "drizzle-orm";
+import type { Db } from "./client";
+import { chats } from "./schema";
+
+export type ChatRow = typeof chats.$inferSelect;
+export type PermissionMode = ChatRow["permissionMode"];
+
+/** Position in the newest-first list: the last row of the previous page. */
+export type ChatCursor = { createdAt: number; id: string };
+
+export async function insertChat(db: Db, row: ChatRow): Promise<void> {
+  await db.insert(chats).values(row);
+}
+
+export async function findChat(db: Db, userId: string, chatId: string): Promise<ChatRow | undefined> {
+  return db
+    .select()
+    .from(chats)
+    .where(and(eq(chats.id, chatId), eq(chats.userId, userId)))
+    .get();
+}
+
+/** One page, newest first; fetches one extra row to know whether another page exists. */
+export async function listChats(
+  db: Db,
+  userId: string,
+  limit: number,
+  after: ChatCursor | null,
+): Promise<{ rows: ChatRow[]; next: ChatCursor | null }> {
+  const position = after
+    ? or(lt(chats.createdAt, after.createdAt), and(eq(chats.createdAt, after.createdAt), lt(chats.id, after.id)))
+    : undefined;
+  const rows = await db
+    .select()
+    .from(chats)
+    .where(and(eq(chats.userId, userId), position))
+    .orderBy(desc(chats.createdAt), desc(chats.id))
+    .limit(limit + 1)
+    .all();
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { rows: page, next: rows.length > limit && last ? { createdAt: last.createdAt, id: last.id } : null };
+}
+
+export async function updateChat(
+  db: Db,
+  userId: string,
+  chatId: string,
+  patch: Partial<Pick<ChatRow, "title" | "model" | "permissionMode">>,
+  now: number,
+): Promise<ChatRow | undefined> {
+  const rows = await db
+    .update(chats)
+    .set({ ...patch, updatedAt: now })
+    .where(and(eq(chats.id, chatId), eq(chats.userId, userId)))
+    .returning();
+  return rows[0];
+}
+
+export async function deleteChat(db: Db, userId: string, chatId: string): Promise<boolean> {
+  const rows = await db
+    .delete(chats)
+    .where(and(eq(chats.id, chatId), eq(chats.userId, userId)))
+    .returning({ id: chats.id });
+  return rows.length === 1;
+}

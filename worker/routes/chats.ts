@@ -1,0 +1,88 @@
+/**
+ * Chats: create, list (newest first, cursor pages), get one with its latest message snapshots,
+ * rename or reconfigure, delete. Every query is scoped to the signed-in owner; another user's chat
+ * is a 404.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { type ChatRow, deleteChat, findChat, insertChat, listChats, updateChat } from "../db/chats";
+import { listMessages } from "../db/messages";
+import { AppError } from "../errors";
+import type { AppEnv } from "../http/context";
+import { decodeCursor, encodeCursor } from "../http/cursor";
+import { jsonBody, pageLimit, query } from "../http/validate";
+import { isId, newId } from "../ids";
+import { chatView, messageView } from "./views";
+
+const DEFAULT_MODEL = "claude-sonnet-4-5";
+export const modelSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@[\]-]{0,99}$/, "letters, digits and . _ : @ [ ] - only");
+export const permissionModeSchema = z.enum(["default", "acceptEdits", "bypassPermissions", "plan"]);
+const titleSchema = z.string().trim().min(1).max(200);
+
+/** The chat of the signed-in user, or a 404 (also for ids that are not ours in shape). */
+export async function ownedChat(c: { var: AppEnv["Variables"] }, chatId: string): Promise<ChatRow> {
+  const chat = isId(chatId) ? await findChat(c.var.db, c.var.userId, chatId) : undefined;
+  if (!chat) throw new AppError("chat_not_found", "No such chat");
+  return chat;
+}
+
+export const chatRoutes = new Hono<AppEnv>()
+  .post("/", async (c) => {
+    const body = await jsonBody(
+      c,
+      z.strictObject({
+        title: titleSchema.optional(),
+        model: modelSchema.optional(),
+        permissionMode: permissionModeSchema.optional(),
+      }),
+    );
+    const now = Date.now();
+    const chat: ChatRow = {
+      id: newId(),
+      userId: c.var.userId,
+      title: body.title ?? "New chat",
+      model: body.model ?? DEFAULT_MODEL,
+      permissionMode: body.permissionMode ?? "default",
+      createdAt: now,
+      updatedAt: now,
+    };
+    await insertChat(c.var.db, chat);
+    return c.json({ chat: chatView(chat) }, 201);
+  })
+  .get("/", async (c) => {
+    const q = query(c, z.strictObject({ cursor: z.string().optional(), limit: pageLimit(100, 20) }));
+    const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
+    const page = await listChats(c.var.db, c.var.userId, q.limit, after);
+    return c.json({
+      chats: page.rows.map(chatView),
+      nextCursor: page.next ? encodeCursor(page.next.createdAt, page.next.id) : null,
+    });
+  })
+  .get("/:chatId", async (c) => {
+    const chat = await ownedChat(c, c.req.param("chatId"));
+    const page = await listMessages(c.var.db, chat.id, 50, null);
+    return c.json({ chat: chatView(chat), messages: page.rows.map(messageView), hasMoreMessages: page.hasMore });
+  })
+  .patch("/:chatId", async (c) => {
+    const chat = await ownedChat(c, c.req.param("chatId"));
+    const patch = await jsonBody(
+      c,
+      z
+        .strictObject({
+          title: titleSchema.optional(),
+          model: modelSchema.optional(),
+          permissionMode: permissionModeSchema.optional(),
+        })
+        .refine((p) => Object.keys(p).length > 0, "nothing to change"),
+    );
+    const updated = await updateChat(c.var.db, c.var.userId, chat.id, patch, Date.now());
+    if (!updated) throw new AppError("chat_not_found", "No such chat");
+    return c.json({ chat: chatView(updated) });
+  })
+  .delete("/:chatId", async (c) => {
+    const chat = await ownedChat(c, c.req.param("chatId"));
+    if (!(await deleteChat(c.var.db, c.var.userId, chat.id))) throw new AppError("chat_not_found", "No such chat");
+    return c.body(null, 204);
+  });
