@@ -10,6 +10,7 @@ import { AppError, errorBody } from "./errors";
 import type { AppEnv } from "./http/context";
 import { authRoutes } from "./routes/auth";
 import { chatRoutes } from "./routes/chats";
+import { streamRoutes } from "./routes/streams";
 import { tokenRoutes } from "./routes/tokens";
 
 /** Largest request body accepted anywhere; message content has its own, smaller limit. */
@@ -33,7 +34,8 @@ const api = new Hono<AppEnv>()
   .use("/tokens/*", requireUser)
   .use("/chats/*", requireUser)
   .route("/tokens", tokenRoutes)
-  .route("/chats", chatRoutes);
+  .route("/chats", chatRoutes)
+  .route("/chats", streamRoutes);
 
 export const app = new Hono<AppEnv>()
   .route("/api", api)

@@ -25,6 +25,7 @@ export const errorStatus = {
   already_answered: 409,
   not_queued: 409,
   payload_too_large: 413,
+  upgrade_required: 426,
   unsupported_media_type: 415,
   rate_limited: 429,
   internal_error: 500,

@@ -26,6 +26,8 @@ export const serverFrameSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("ready"), head: headSchema }),
   /** The cursor is ahead of the log (or otherwise unusable): drop local state and resume from 0. */
   z.strictObject({ type: z.literal("reset"), head: headSchema }),
+  /** The answer to a client's `ping` (sent without waking a hibernated chat). */
+  z.strictObject({ type: z.literal("pong") }),
 ]);
 export type ServerFrame = z.output<typeof serverFrameSchema>;
 

@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
+import { chatRoom } from "../chat/stub";
 import { type ChatRow, deleteChat, findChat, insertChat, listChats, updateChat } from "../db/chats";
 import { listMessages } from "../db/messages";
 import { AppError } from "../errors";
@@ -84,5 +85,7 @@ export const chatRoutes = new Hono<AppEnv>()
   .delete("/:chatId", async (c) => {
     const chat = await ownedChat(c, c.req.param("chatId"));
     if (!(await deleteChat(c.var.db, c.var.userId, chat.id))) throw new AppError("chat_not_found", "No such chat");
+    // D1 rows go with the chat (ON DELETE CASCADE); the chat's own storage and listeners go here.
+    await chatRoom(c.env, chat.id).destroy();
     return c.body(null, 204);
   });

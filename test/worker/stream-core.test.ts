@@ -1,0 +1,134 @@
+import { evictDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { createChat, signUp } from "./helpers";
+import { append, conversation, openSse, openWs, room, until, untilReady } from "./stream-helpers";
+
+const usage = (messageId: string, n: number) => ({
+  kind: "usage",
+  messageId,
+  payload: { inputTokens: n, outputTokens: n },
+});
+
+describe("seq assignment", () => {
+  it("gives 1..N with no gap or repeat under many concurrent appends, and N+1 after eviction", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const mid = crypto.randomUUID();
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        append(chat.id, [usage(mid, i), usage(mid, i + 1000), usage(mid, i + 2000)]),
+      ),
+    );
+    const ws = await openWs(session, chat.id, 0);
+    const { events, head } = await untilReady(ws);
+    ws.close();
+    expect(head).toBe(120);
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+    const payloads = events.map((e) => (e.payload as { inputTokens: number }).inputTokens).sort((a, b) => a - b);
+    expect(new Set(payloads).size).toBe(120);
+
+    await evictDurableObject(room(chat.id));
+    expect(await append(chat.id, [usage(mid, 9)])).toBe(121);
+  });
+
+  it("coalesces text deltas into fewer events without losing or reordering text", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const user = crypto.randomUUID();
+    const assistant = crypto.randomUUID();
+    const parts = Array.from({ length: 200 }, (_, i) => `tok${i} `);
+    await append(chat.id, conversation(user, assistant, []).slice(0, 2));
+    for (const text of parts) await append(chat.id, [{ kind: "text_delta", messageId: assistant, payload: { text } }]);
+    await room(chat.id).flush(chat.id);
+    const ws = await openWs(session, chat.id);
+    const { events } = await untilReady(ws);
+    ws.close();
+    const deltas = events.filter((e) => e.kind === "text_delta");
+    expect(deltas.length).toBeLessThan(parts.length);
+    expect(deltas.map((e) => (e.payload as { text: string }).text).join("")).toBe(parts.join(""));
+  });
+});
+
+describe("listeners", () => {
+  it("replays, says ready, then streams live over WebSocket and SSE alike", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const a = crypto.randomUUID();
+    await append(chat.id, [usage(a, 1), usage(a, 2)]);
+    const ws = await openWs(session, chat.id, 0);
+    const sse = await openSse(session, chat.id, { after: 0 });
+    expect(sse.response.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    for (const listener of [ws, sse]) {
+      const replay = await untilReady(listener);
+      expect(replay.events.map((e) => e.seq)).toEqual([1, 2]);
+      expect(replay.head).toBe(2);
+    }
+    await append(chat.id, [usage(a, 3)]);
+    for (const listener of [ws, sse]) expect((await until(listener, 3)).map((e) => e.seq)).toEqual([3]);
+    ws.close();
+    sse.close();
+  });
+
+  it("resumes from a cursor: ?after=, Last-Event-ID, and the larger of the two", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const a = crypto.randomUUID();
+    await append(
+      chat.id,
+      [1, 2, 3, 4, 5].map((n) => usage(a, n)),
+    );
+    const ws = await openWs(session, chat.id, 3);
+    expect((await untilReady(ws)).events.map((e) => e.seq)).toEqual([4, 5]);
+    ws.close();
+    const byHeader = await openSse(session, chat.id, { lastEventId: 2 });
+    expect((await untilReady(byHeader)).events.map((e) => e.seq)).toEqual([3, 4, 5]);
+    byHeader.close();
+    const larger = await openSse(session, chat.id, { after: 1, lastEventId: 4 });
+    expect((await untilReady(larger)).events.map((e) => e.seq)).toEqual([5]);
+    larger.close();
+  });
+
+  it("sends reset and a full replay to a cursor ahead of the head", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const a = crypto.randomUUID();
+    await append(chat.id, [usage(a, 1), usage(a, 2)]);
+    for (const listener of [await openWs(session, chat.id, 50), await openSse(session, chat.id, { after: 50 })]) {
+      const result = await untilReady(listener);
+      expect(result.reset).toBe(true);
+      expect(result.events.map((e) => e.seq)).toEqual([1, 2]);
+      listener.close();
+    }
+  });
+
+  it("keeps listeners across eviction (hibernation): later events still arrive", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const a = crypto.randomUUID();
+    await append(chat.id, [usage(a, 1)]);
+    const ws = await openWs(session, chat.id, 0);
+    const sse = await openSse(session, chat.id, { after: 0 });
+    await untilReady(ws);
+    await untilReady(sse);
+    await evictDurableObject(room(chat.id));
+    await append(chat.id, [usage(a, 2), usage(a, 3)]);
+    expect((await until(ws, 3)).map((e) => e.seq)).toEqual([2, 3]);
+    expect((await until(sse, 3)).map((e) => e.seq)).toEqual([2, 3]);
+    ws.close();
+    sse.close();
+  });
+
+  it("answers a ping with a pong and closes on any other frame", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const ws = await openWs(session, chat.id);
+    await untilReady(ws);
+    ws.socket.send('{"type":"ping"}');
+    expect(await ws.next()).toEqual({ type: "pong" });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      ws.socket.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason })),
+    );
+    ws.socket.send("not json at all");
+    expect(await closed).toEqual({ code: 1003, reason: "unexpected frame" });
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * The chat's listeners: WebSockets accepted with the hibernation API (browsers directly, and the
+ * Worker's SSE bridge). On connect a listener gets every event after its cursor, then `ready`,
+ * then live events, all in one synchronous turn of the single writer, so the switch from replay to
+ * live can neither skip nor repeat an event.
+ */
+import type { Envelope } from "../protocol/events";
+import type { EventLog } from "./event-log";
+import {
+  controlFrame,
+  type ListenerAttachment,
+  type ListenerFormat,
+  liveFrames,
+  replayFrames,
+} from "./listener-frames";
+
+/** Rows read from SQLite per replay step (bounded memory for long logs). */
+const REPLAY_BATCH = 2000;
+
+/** Close codes sent to listeners (4000-4999 are the application's own). */
+export const CLOSE_INVALID_FRAME = 1003;
+export const CLOSE_CHAT_DELETED = 4404;
+
+/**
+ * Accepts the server side of a new listener socket and sends replay + `ready`. Synchronous on
+ * purpose: no event can be appended between the last replayed one and `ready`.
+ */
+export function acceptListener(
+  ctx: DurableObjectState,
+  log: EventLog,
+  chatId: string,
+  socket: WebSocket,
+  attachment: ListenerAttachment,
+): void {
+  // The format is the socket's tag, so a broadcast picks sockets per format without reading attachments.
+  ctx.acceptWebSocket(socket, [attachment.format]);
+  socket.serializeAttachment(attachment);
+  const { format } = attachment;
+  let after = attachment.after;
+  if (after > log.head) {
+    socket.send(controlFrame(format, "reset", log.head));
+    after = 0;
+  }
+  for (;;) {
+    const rows = log.rows(after, REPLAY_BATCH);
+    const last = rows.at(-1);
+    if (!last) break;
+    for (const frame of replayFrames(chatId, rows, format)) socket.send(frame);
+    after = last.seq;
+  }
+  socket.send(controlFrame(format, "ready", log.head));
+}
+
+/** Sends freshly appended events to every listener, each in its own format. */
+export function broadcast(ctx: DurableObjectState, envelopes: readonly Envelope[]): void {
+  if (envelopes.length === 0) return;
+  let frames: Record<ListenerFormat, string> | undefined;
+  for (const format of ["ws", "sse"] as const) {
+    const sockets = ctx.getWebSockets(format);
+    if (sockets.length === 0) continue;
+    frames ??= liveFrames(envelopes);
+    for (const socket of sockets) {
+      try {
+        socket.send(frames[format]);
+      } catch {
+        // A socket that is closing cannot take frames; its close handler cleans up.
+      }
+    }
+  }
+}
+
+export function closeAll(ctx: DurableObjectState, code: number, reason: string): void {
+  for (const socket of ctx.getWebSockets()) {
+    try {
+      socket.close(code, reason);
+    } catch {
+      // Already closed.
+    }
+  }
+}

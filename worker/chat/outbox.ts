@@ -1,0 +1,117 @@
+/**
+ * The outbox flusher: copies the events D1 has not got yet, together with the snapshots of the
+ * messages they touch (as of the same seq), into D1 in one `db.batch` (one transaction). Inserts
+ * are idempotent on (chat_id, seq) and snapshot upserts never move `last_seq` backwards, so a
+ * retried or repeated flush is harmless, and D1 never holds a snapshot ahead of its events.
+ */
+import type { MessageSnapshot } from "../protocol/snapshot";
+import { snapshotText } from "../protocol/snapshot";
+import type { EventLog, EventRow } from "./event-log";
+
+/** D1 takes at most 100 bound parameters per statement: 6 columns → 16 rows. */
+const EVENT_COLUMNS = 6;
+const ROWS_PER_INSERT = Math.floor(100 / EVENT_COLUMNS);
+/** Keep one statement's bound data well under D1's per-request limits. */
+const BYTES_PER_INSERT = 512 * 1024;
+/** A D1 row holds at most ~2 MB; a larger snapshot is stored with its tool outputs shortened. */
+const MAX_SNAPSHOT_BYTES = 1024 * 1024;
+const SHORT_OUTPUT_CHARS = 4096;
+
+export type FlushResult = { flushedTo: number; events: number; messages: number; more: boolean };
+
+/** Writes the next chunk of the outbox (at most `maxEvents` events). Returns null when D1 is current. */
+export async function flushOutbox(
+  log: EventLog,
+  db: D1Database,
+  chatId: string,
+  maxEvents = 400,
+): Promise<FlushResult | null> {
+  const rows = log.rows(log.flushedSeq, maxEvents);
+  const last = rows.at(-1);
+  if (!last) return null;
+  const upTo = last.seq;
+  const messageIds = [...new Set(rows.flatMap((r) => (r.message_id === null ? [] : [r.message_id])))];
+  const statements = insertEvents(db, chatId, rows);
+  for (const id of messageIds) {
+    const version = log.snapshot(id, upTo);
+    if (version) statements.push(upsertMessage(db, chatId, version.snapshot, version.createdAt, version.updatedAt));
+  }
+  await db.batch(statements);
+  log.markFlushed(upTo);
+  return { flushedTo: upTo, events: rows.length, messages: messageIds.length, more: log.head > upTo };
+}
+
+function insertEvents(db: D1Database, chatId: string, rows: EventRow[]): D1PreparedStatement[] {
+  const statements: D1PreparedStatement[] = [];
+  let chunk: EventRow[] = [];
+  let bytes = 0;
+  const emit = () => {
+    if (chunk.length === 0) return;
+    const values = chunk.map(() => "(?, ?, ?, ?, ?, ?)").join(", ");
+    const params = chunk.flatMap((r) => [chatId, r.seq, r.message_id, r.kind, r.payload, r.at]);
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO chat_events (chat_id, seq, message_id, kind, payload, created_at) VALUES ${values} ON CONFLICT (chat_id, seq) DO NOTHING`,
+        )
+        .bind(...params),
+    );
+    chunk = [];
+    bytes = 0;
+  };
+  for (const row of rows) {
+    if (chunk.length === ROWS_PER_INSERT || (chunk.length > 0 && bytes + row.payload.length > BYTES_PER_INSERT)) emit();
+    chunk.push(row);
+    bytes += row.payload.length;
+  }
+  emit();
+  return statements;
+}
+
+function upsertMessage(
+  db: D1Database,
+  chatId: string,
+  snapshot: MessageSnapshot,
+  createdAt: number,
+  updatedAt: number,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO messages (id, chat_id, role, status, created_seq, last_seq, content_render, content_text, error, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET role = excluded.role, status = excluded.status, last_seq = excluded.last_seq,
+         content_render = excluded.content_render, content_text = excluded.content_text, error = excluded.error,
+         updated_at = excluded.updated_at
+       WHERE excluded.last_seq >= messages.last_seq`,
+    )
+    .bind(
+      snapshot.messageId,
+      chatId,
+      snapshot.role,
+      snapshot.status,
+      snapshot.createdSeq,
+      snapshot.lastSeq,
+      storedSnapshotJson(snapshot),
+      snapshotText(snapshot).slice(0, 100_000),
+      snapshot.error?.message ?? null,
+      createdAt,
+      updatedAt,
+    );
+}
+
+/**
+ * The snapshot as stored in D1. When a message with many large tool outputs would pass the row
+ * limit, its tool outputs are shortened in this copy (the event log keeps them whole).
+ */
+export function storedSnapshotJson(snapshot: MessageSnapshot): string {
+  const json = JSON.stringify(snapshot);
+  if (json.length <= MAX_SNAPSHOT_BYTES / 3 || new TextEncoder().encode(json).length <= MAX_SNAPSHOT_BYTES) return json;
+  const shorten = (text: string | null) =>
+    text !== null && text.length > SHORT_OUTPUT_CHARS
+      ? `${text.slice(0, SHORT_OUTPUT_CHARS)}\n… [shortened in the stored snapshot; the event log has all of it]`
+      : text;
+  const blocks = snapshot.blocks.map((b) =>
+    b.type === "tool" ? { ...b, output: shorten(b.output), error: shorten(b.error) } : b,
+  );
+  return JSON.stringify({ ...snapshot, blocks });
+}

@@ -1,0 +1,195 @@
+/**
+ * The sandbox provider interface: what the chat's run engine needs from a remote sandbox service
+ * (sandboxes, agent runs and their resumable record stream, permission answers, files). Any provider
+ * plugs in behind it; `http-provider.ts` speaks sandbox/PROTOCOL.md. Every failure is a `ProviderError`.
+ */
+
+export type PermissionMode = "default" | "acceptEdits" | "bypassPermissions" | "plan";
+
+export interface ProviderCapabilities {
+  name: string;
+  version: string;
+  capabilities: {
+    agent: boolean;
+    permissions: boolean;
+    exec: boolean;
+    files: boolean;
+    /** Records survive reconnects and provider restarts: `readRunEvents(after)` may resume anywhere. */
+    resume: boolean;
+  };
+}
+
+export interface SandboxInfo {
+  id: string;
+  status: string;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+export interface StartRunInput {
+  prompt: string;
+  model: string;
+  permissionMode: PermissionMode;
+  /** The agent session to continue; absent starts a new session. */
+  sessionId?: string;
+  /** The same key on the same sandbox returns the existing run instead of starting another. */
+  idempotencyKey: string;
+}
+
+export interface StartedRun {
+  runId: string;
+  sessionId: string;
+  /** False when the idempotency key matched an existing run. */
+  created: boolean;
+}
+
+export interface RunInfo {
+  runId: string;
+  sessionId: string;
+  status: "running" | "exited";
+  exitCode: number | null;
+  /** The highest offset written so far. */
+  records: number;
+}
+
+/**
+ * One record of a run's stream. Offsets start at 1 and grow by 1; a heartbeat has none. `exit` is
+ * always the last record of a run.
+ */
+export type ProviderRecord =
+  | { type: "agent"; offset: number; data: Record<string, unknown> }
+  | { type: "stderr"; offset: number; text: string }
+  | { type: "exit"; offset: number; exitCode: number | null; signal: string | null; cancelled: boolean }
+  | { type: "heartbeat"; at: number };
+
+export interface PermissionAnswer {
+  requestId: string;
+  decision: "allow" | "deny";
+  message?: string;
+}
+
+export interface FileEntry {
+  name: string;
+  type: "file" | "dir" | "other";
+  size: number;
+  modifiedAt: string;
+}
+
+export interface FileListing {
+  path: string;
+  entries: FileEntry[];
+}
+
+export interface FileDownload {
+  body: ReadableStream<Uint8Array>;
+  size: number;
+}
+
+export interface ExecInput {
+  command: string;
+  /** 1..600000, the provider's default is 60000. */
+  timeoutMs?: number;
+}
+
+export type ExecRecord =
+  | { type: "stdout"; data: string }
+  | { type: "stderr"; data: string }
+  | { type: "exit"; exitCode: number | null; timedOut: boolean };
+
+/**
+ * Every method takes an optional caller signal; aborting it rejects with the signal's reason (as
+ * `fetch` does), not with a `ProviderError`. Streams (`readRunEvents`, `exec`, `readFile`'s body)
+ * are bounded only until their response starts; the caller watches their silence.
+ */
+export interface SandboxProvider {
+  capabilities(signal?: AbortSignal): Promise<ProviderCapabilities>;
+  /** Creates the sandbox or returns the existing one (idempotent: the caller picks the id). */
+  ensureSandbox(sandboxId: string, signal?: AbortSignal): Promise<SandboxInfo & { created: boolean }>;
+  /** Null when the provider does not know the sandbox. */
+  getSandbox(sandboxId: string, signal?: AbortSignal): Promise<SandboxInfo | null>;
+  /** Cancels its runs and removes its workspace; an unknown sandbox counts as deleted. */
+  deleteSandbox(sandboxId: string, signal?: AbortSignal): Promise<void>;
+  /** `run_in_progress` when another run is active, `sandbox_not_found` when the sandbox is gone. */
+  startRun(sandboxId: string, input: StartRunInput, signal?: AbortSignal): Promise<StartedRun>;
+  getRun(sandboxId: string, runId: string, signal?: AbortSignal): Promise<RunInfo>;
+  /**
+   * Every record with offset > `after`, then live ones. Ends after the `exit` record, or earlier
+   * when the connection closes; in that case reconnect with the last offset seen. Throws
+   * `provider_protocol` on a malformed line or an offset gap.
+   */
+  readRunEvents(sandboxId: string, runId: string, after: number, signal?: AbortSignal): AsyncIterable<ProviderRecord>;
+  /** `not_pending` when already answered (or never asked), `run_exited` when the run is over. */
+  sendPermission(sandboxId: string, runId: string, answer: PermissionAnswer, signal?: AbortSignal): Promise<void>;
+  /** A no-op on an exited run; the run's `exit` record then says `cancelled: true`. */
+  cancelRun(sandboxId: string, runId: string, signal?: AbortSignal): Promise<{ status: "running" | "exited" }>;
+  listFiles(sandboxId: string, path: string, signal?: AbortSignal): Promise<FileListing>;
+  readFile(sandboxId: string, path: string, signal?: AbortSignal): Promise<FileDownload>;
+  writeFile(
+    sandboxId: string,
+    path: string,
+    body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>,
+    signal?: AbortSignal,
+  ): Promise<void>;
+  exec(sandboxId: string, input: ExecInput, signal?: AbortSignal): AsyncIterable<ExecRecord>;
+}
+
+/** Codes the provider itself answers with (4xx), passed through unchanged. */
+export const providerPassThroughCodes = [
+  "sandbox_not_found",
+  "run_not_found",
+  "run_in_progress",
+  "not_pending",
+  "run_exited",
+  "invalid_path",
+  "not_found",
+  "not_a_directory",
+  "not_a_file",
+  "file_too_large",
+  "invalid_request",
+  "invalid_id",
+] as const;
+
+export type ProviderErrorCode =
+  /** No connection (DNS, refused, reset) or the connection broke mid-response. Retryable. */
+  | "provider_unreachable"
+  /** No response headers within the call's timeout. Retryable. */
+  | "provider_timeout"
+  /** 401/403: our token is wrong. Not retryable: the configuration must change. */
+  | "provider_unauthorized"
+  /** 5xx, 429, or a 4xx with a code this client does not know. Retryable for 5xx and 429. */
+  | "provider_error"
+  /** The response did not match the protocol (status, body, NDJSON line, offset gap). */
+  | "provider_protocol"
+  | (typeof providerPassThroughCodes)[number];
+
+export class ProviderError extends Error {
+  override readonly name = "ProviderError";
+  readonly code: ProviderErrorCode;
+  /** The provider's HTTP status, null when no response arrived or the fault was mid-stream. */
+  readonly status: number | null;
+  readonly retryable: boolean;
+  /** The provider's own error code when it differs from `code` (an unknown 4xx code, 401's `unauthorized`). */
+  readonly providerCode: string | undefined;
+
+  constructor(
+    code: ProviderErrorCode,
+    message: string,
+    opts: { status?: number | null; retryable?: boolean; providerCode?: string; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.status = opts.status ?? null;
+    this.retryable = opts.retryable ?? defaultRetryable(code, this.status);
+    this.providerCode = opts.providerCode;
+  }
+}
+
+function defaultRetryable(code: ProviderErrorCode, status: number | null): boolean {
+  if (code === "provider_unreachable" || code === "provider_timeout") return true;
+  if (code === "provider_error") return status === null || status >= 500 || status === 429;
+  return false;
+}
+
+export function isProviderError(value: unknown): value is ProviderError {
+  return value instanceof ProviderError;
+}
