@@ -11,12 +11,19 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 
 export default defineProject({
   plugins: [
-    cloudflareTest(async () => ({
+    cloudflareTest(async ({ inject }) => ({
       wrangler: { configPath: `${root}/wrangler.toml` },
       miniflare: {
         compatibilityFlags: ["nodejs_compat", "service_binding_extra_handlers"],
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations(`${root}/migrations`),
+          SANDBOX_URL: inject("sandboxUrl"),
+          SANDBOX_TOKEN: inject("sandboxToken"),
+          MODEL_URL: inject("modelUrl"),
+          FAULT_URL: inject("faultUrl"),
+          // Short limits so failure tests finish quickly; production defaults are in worker/chat/config.ts.
+          WATCHDOG_INTERVAL_MS: "500",
+          PROVIDER_SILENCE_MS: "4000",
         },
       },
     })),
@@ -26,5 +33,6 @@ export default defineProject({
     root,
     include: ["test/worker/**/*.test.ts"],
     setupFiles: ["test/worker/setup.ts"],
+    globalSetup: ["test/worker/global-setup.ts"],
   },
 });

@@ -1,0 +1,327 @@
+/**
+ * The run manager: starts Claude Code runs in a sandbox, turns their output into run-log records,
+ * answers permission prompts, cancels, and recovers runs a previous provider process left behind.
+ * Invariants: at most one live run per sandbox; every run's log ends with exactly one exit record;
+ * run metadata (`<runs>/<runId>.json`) is on disk so GET run and idempotency survive a restart.
+ */
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type AgentConfig, killGroup, lineSplitter, spawnAgent, userLine } from "./agent-process.ts";
+import { ApiError } from "./http.ts";
+import { RunLog } from "./run-log.ts";
+import type { SandboxStore } from "./sandboxes.ts";
+import type { PermissionInput, StartRunInput } from "./validate.ts";
+
+export type RunMeta = {
+  runId: string;
+  sessionId: string;
+  idempotencyKey: string;
+  createdAt: string;
+  status: "running" | "exited";
+  exitCode: number | null;
+  pid: number | null;
+};
+
+export type RunView = {
+  runId: string;
+  sessionId: string;
+  status: "running" | "exited";
+  exitCode: number | null;
+  records: number;
+};
+
+export type RunManagerOptions = AgentConfig & { cancelGraceMs: number };
+
+const STDERR_CHUNK = 4096;
+
+class Run {
+  meta: RunMeta;
+  readonly log: RunLog;
+  readonly metaFile: string;
+  child: ChildProcessWithoutNullStreams | null = null;
+  readonly pending = new Map<string, unknown>();
+  cancelled = false;
+  finished: Promise<void>;
+  private resolveFinished: () => void = () => {};
+
+  constructor(dir: string, meta: RunMeta) {
+    this.meta = meta;
+    this.metaFile = join(dir, `${meta.runId}.json`);
+    this.log = new RunLog(join(dir, `${meta.runId}.ndjson`));
+    this.finished = new Promise((r) => {
+      this.resolveFinished = r;
+    });
+    if (meta.status === "exited") this.resolveFinished();
+  }
+
+  saveMeta(): void {
+    const tmp = `${this.metaFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.meta));
+    renameSync(tmp, this.metaFile);
+  }
+
+  view(): RunView {
+    const { runId, sessionId, status, exitCode } = this.meta;
+    return { runId, sessionId, status, exitCode, records: this.log.records };
+  }
+
+  /** Appends the exit record (once), marks the run exited on disk and wakes waiters. */
+  finish(exitCode: number | null, signal: string | null): void {
+    if (this.meta.status === "exited") return;
+    if (!this.log.hasExited) this.log.append({ type: "exit", exitCode, signal, cancelled: this.cancelled });
+    this.pending.clear();
+    this.meta = { ...this.meta, status: "exited", exitCode };
+    try {
+      this.saveMeta();
+    } catch {
+      // The sandbox is being deleted; its directory is already gone.
+    }
+    this.resolveFinished();
+  }
+
+  /** Writes one line to the CLI's stdin; false when stdin is no longer open. */
+  writeStdin(line: string): boolean {
+    const stdin = this.child?.stdin;
+    if (!stdin || stdin.destroyed || stdin.writableEnded) return false;
+    stdin.write(line);
+    return true;
+  }
+}
+
+type SandboxRuns = { runs: Map<string, Run>; byKey: Map<string, Run>; active: Run | null };
+
+export class RunManager {
+  private readonly store: SandboxStore;
+  private readonly options: RunManagerOptions;
+  private readonly sandboxes = new Map<string, SandboxRuns>();
+
+  constructor(store: SandboxStore, options: RunManagerOptions) {
+    this.store = store;
+    this.options = options;
+  }
+
+  /** Loads every sandbox's runs, ending those a previous provider process left running. */
+  recover(): void {
+    for (const entry of readdirSync(this.store.root, { withFileTypes: true })) {
+      if (entry.isDirectory() && !entry.name.startsWith(".") && this.store.get(entry.name)) this.runsOf(entry.name);
+    }
+  }
+
+  private runsOf(sandboxId: string): SandboxRuns {
+    const known = this.sandboxes.get(sandboxId);
+    if (known) return known;
+    const state: SandboxRuns = { runs: new Map(), byKey: new Map(), active: null };
+    const dir = this.store.paths(sandboxId).runs;
+    if (existsSync(dir)) {
+      for (const name of readdirSync(dir)) {
+        if (!name.endsWith(".json")) continue;
+        const meta = JSON.parse(readFileSync(join(dir, name), "utf8")) as RunMeta;
+        const run = new Run(dir, meta);
+        if (meta.status === "running") this.endOrphan(run);
+        state.runs.set(meta.runId, run);
+        state.byKey.set(meta.idempotencyKey, run);
+      }
+    }
+    this.sandboxes.set(sandboxId, state);
+    return state;
+  }
+
+  /** A run whose process belonged to an earlier provider process: its output is lost, so end it. */
+  private endOrphan(run: Run): void {
+    const pid = run.meta.pid;
+    if (pid !== null && this.isOurAgent(pid)) killGroup(pid);
+    if (!run.log.hasExited) {
+      run.log.append({
+        type: "stderr",
+        text: "sandbox provider restarted while this run was active; the run was stopped\n",
+      });
+    }
+    run.finish(null, null);
+    run.log.close();
+  }
+
+  private isOurAgent(pid: number): boolean {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(this.options.claudeBin);
+    } catch {
+      return false;
+    }
+  }
+
+  get(sandboxId: string, runId: string): Run {
+    const run = this.runsOf(sandboxId).runs.get(runId);
+    if (!run) throw new ApiError(404, "run_not_found", `no run ${runId} in sandbox ${sandboxId}`);
+    return run;
+  }
+
+  view(sandboxId: string, runId: string): RunView {
+    return this.get(sandboxId, runId).view();
+  }
+
+  logOf(sandboxId: string, runId: string): RunLog {
+    return this.get(sandboxId, runId).log;
+  }
+
+  start(
+    sandboxId: string,
+    input: StartRunInput,
+  ): { created: boolean; body: { runId: string; sessionId: string; status: "running" | "exited" } } {
+    const state = this.runsOf(sandboxId);
+    const existing = state.byKey.get(input.idempotencyKey);
+    if (existing) {
+      const { runId, sessionId } = existing.meta;
+      return { created: false, body: { runId, sessionId, status: existing.meta.status } };
+    }
+    if (state.active) throw new ApiError(409, "run_in_progress", `run ${state.active.meta.runId} is still running`);
+
+    const paths = this.store.paths(sandboxId);
+    const sessionId = input.sessionId ?? randomUUID();
+    const meta: RunMeta = {
+      runId: `run_${randomUUID().replaceAll("-", "")}`,
+      sessionId,
+      idempotencyKey: input.idempotencyKey,
+      createdAt: new Date().toISOString(),
+      status: "running",
+      exitCode: null,
+      pid: null,
+    };
+    const run = new Run(paths.runs, meta);
+    state.runs.set(meta.runId, run);
+    state.byKey.set(input.idempotencyKey, run);
+    state.active = run;
+    void run.finished.then(() => {
+      if (state.active === run) state.active = null;
+    });
+
+    const child = spawnAgent(this.options, {
+      prompt: input.prompt,
+      model: input.model,
+      permissionMode: input.permissionMode,
+      session: { kind: input.sessionId ? "resume" : "new", id: sessionId },
+      workspace: paths.workspace,
+      home: paths.home,
+    });
+    run.child = child;
+    run.meta = { ...run.meta, pid: child.pid ?? null };
+    run.saveMeta();
+    this.wire(run, child);
+    child.stdin.on("error", () => {});
+    child.stdin.write(userLine(input.prompt));
+    return { created: true, body: { runId: meta.runId, sessionId, status: "running" } };
+  }
+
+  private wire(run: Run, child: ChildProcessWithoutNullStreams): void {
+    const stdout = lineSplitter((line) => this.onStdoutLine(run, line));
+    const stderrDecoder = new TextDecoder("utf-8");
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => {
+      for (let i = 0; i < chunk.length; i += STDERR_CHUNK) {
+        const text = stderrDecoder.decode(chunk.subarray(i, i + STDERR_CHUNK), { stream: true });
+        if (text !== "" && !run.log.hasExited) run.log.append({ type: "stderr", text });
+      }
+    });
+    let exit: { code: number | null; signal: string | null } | null = null;
+    let fallback: NodeJS.Timeout | undefined;
+    const done = () => {
+      clearTimeout(fallback);
+      stdout.end();
+      run.finish(exit?.code ?? null, exit?.signal ?? null);
+    };
+    child.on("error", (err) => {
+      if (!run.log.hasExited) run.log.append({ type: "stderr", text: `failed to start the agent: ${err.message}\n` });
+      done();
+    });
+    child.on("exit", (code, signal) => {
+      exit = { code, signal };
+      // Descendants the agent left behind (background shells) go with it; this also closes their
+      // copies of our pipes, so "close" follows. The fallback covers anything that still holds them.
+      killGroup(child.pid);
+      fallback = setTimeout(done, 2000);
+    });
+    child.on("close", done);
+  }
+
+  private onStdoutLine(run: Run, line: string): void {
+    if (line.trim() === "" || run.log.hasExited) return;
+    let data: unknown;
+    try {
+      data = JSON.parse(line);
+    } catch {
+      run.log.append({ type: "stderr", text: `${line}\n` });
+      return;
+    }
+    run.log.append({ type: "agent", data });
+    if (typeof data !== "object" || data === null) return;
+    const msg = data as { type?: unknown; request_id?: unknown; request?: { subtype?: unknown; input?: unknown } };
+    if (msg.type === "control_request" && typeof msg.request_id === "string") {
+      if (msg.request?.subtype === "can_use_tool") {
+        run.pending.set(msg.request_id, msg.request.input ?? {});
+      } else {
+        // Nothing else (hooks, MCP) is configured, so any other request gets a clear refusal.
+        run.writeStdin(
+          `${JSON.stringify({ type: "control_response", response: { subtype: "error", request_id: msg.request_id, error: "not supported by this sandbox provider" } })}\n`,
+        );
+      }
+    } else if (msg.type === "control_cancel_request" && typeof msg.request_id === "string") {
+      run.pending.delete(msg.request_id);
+    } else if (msg.type === "result") {
+      run.child?.stdin.end();
+    }
+  }
+
+  input(sandboxId: string, runId: string, input: PermissionInput): void {
+    const run = this.get(sandboxId, runId);
+    if (run.meta.status === "exited") throw new ApiError(409, "run_exited", "the run has exited");
+    if (!run.pending.has(input.requestId)) {
+      throw new ApiError(409, "not_pending", `no pending permission request ${input.requestId}`);
+    }
+    const toolInput = run.pending.get(input.requestId);
+    const response =
+      input.decision === "allow"
+        ? { behavior: "allow", updatedInput: toolInput }
+        : { behavior: "deny", message: input.message ?? "The user denied this action." };
+    const line = { type: "control_response", response: { subtype: "success", request_id: input.requestId, response } };
+    if (!run.writeStdin(`${JSON.stringify(line)}\n`)) throw new ApiError(409, "run_exited", "the run is ending");
+    run.pending.delete(input.requestId);
+  }
+
+  cancel(sandboxId: string, runId: string): { status: "running" | "exited" } {
+    const run = this.get(sandboxId, runId);
+    if (run.meta.status === "exited") return { status: "exited" };
+    if (!run.cancelled) {
+      run.cancelled = true;
+      const interrupt = {
+        type: "control_request",
+        request_id: `cancel_${randomUUID()}`,
+        request: { subtype: "interrupt" },
+      };
+      run.writeStdin(`${JSON.stringify(interrupt)}\n`);
+      const pid = run.child?.pid;
+      const timer = setTimeout(() => killGroup(pid), this.options.cancelGraceMs);
+      void run.finished.then(() => clearTimeout(timer));
+    }
+    return { status: "running" };
+  }
+
+  /** Kills every live run of a sandbox at once and waits for their exit records. */
+  async stopAll(sandboxId: string, asCancel = true): Promise<void> {
+    const state = this.sandboxes.get(sandboxId);
+    if (!state) return;
+    const live = [...state.runs.values()].filter((r) => r.meta.status === "running");
+    for (const run of live) {
+      if (asCancel) run.cancelled = true;
+      killGroup(run.child?.pid);
+    }
+    await Promise.all(live.map((r) => r.finished));
+  }
+
+  forget(sandboxId: string): void {
+    this.sandboxes.delete(sandboxId);
+  }
+
+  async stopEverything(): Promise<void> {
+    await Promise.all([...this.sandboxes.keys()].map((id) => this.stopAll(id, false)));
+  }
+}
