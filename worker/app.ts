@@ -10,6 +10,8 @@ import { AppError, errorBody } from "./errors";
 import type { AppEnv } from "./http/context";
 import { authRoutes } from "./routes/auth";
 import { chatRoutes } from "./routes/chats";
+import { fileRoutes } from "./routes/files";
+import { runRoutes } from "./routes/runs";
 import { streamRoutes } from "./routes/streams";
 import { tokenRoutes } from "./routes/tokens";
 
@@ -35,7 +37,9 @@ const api = new Hono<AppEnv>()
   .use("/chats/*", requireUser)
   .route("/tokens", tokenRoutes)
   .route("/chats", chatRoutes)
-  .route("/chats", streamRoutes);
+  .route("/chats", streamRoutes)
+  .route("/chats", runRoutes)
+  .route("/chats", fileRoutes);
 
 export const app = new Hono<AppEnv>()
   .route("/api", api)

@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { assistantsAfter, findMarker, lastUserText, readMessages } from "./conversation.ts";
+import { assistantsAfter, findMarker, lastUserText, readMessages, textBlocks } from "./conversation.ts";
 import { demoTurn } from "./demo.ts";
 import { errorBody, replyMessage, streamTurn, type Turn } from "./sse.ts";
 
@@ -17,6 +17,8 @@ export type RecordedRequest = {
   lastUserText: string;
   messages: number;
   roles: string[];
+  /** Every text block of the conversation, in order: what the model was shown. */
+  transcript: string[];
   turn: number;
   at: number;
 };
@@ -87,6 +89,7 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
         lastUserText: lastUserText(messages)?.text ?? "",
         messages: messages.length,
         roles: messages.map((m) => m.role),
+        transcript: messages.flatMap((m) => textBlocks(m)),
         turn: index,
         at: Date.now(),
       });

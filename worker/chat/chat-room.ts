@@ -1,16 +1,21 @@
 /**
  * The ChatRoom Durable Object: the single writer of one chat. It assigns seq, stores events in its
- * SQLite, fans them out to listeners, and copies them to D1 in batches through the outbox. Entry
- * points stay thin: they decode, call the plain modules beside this file, persist and broadcast.
+ * SQLite, fans them out to listeners, copies them to D1 through the outbox, and drives the chat's
+ * agent runs. Entry points stay thin: they decode, call the plain modules beside this file, persist
+ * and broadcast.
  */
 import { DurableObject } from "cloudflare:workers";
 import { type EventDraft, isTerminalKind, parseDraft } from "../protocol/events";
+import type { SandboxProvider } from "../sandbox/provider";
+import { providerFromEnv } from "../sandbox/provider-for-env";
 import { Coalescer } from "./coalescer";
 import { type StreamConfig, streamConfig } from "./config";
 import { EventLog } from "./event-log";
 import type { ListenerAttachment } from "./listener-frames";
 import { acceptListener, broadcast, CLOSE_CHAT_DELETED, CLOSE_INVALID_FRAME, closeAll } from "./listeners";
 import { type FlushResult, flushOutbox } from "./outbox";
+import { type PermissionOutcome, RunEngine, type SendOutcome, SetupError } from "./run-engine";
+import { type QueueItem, type RunRequest, RunStore } from "./run-store";
 import { fitDraft } from "./truncate";
 
 /** Headers the Worker sets when it hands a listener's upgrade request to the chat. */
@@ -25,6 +30,8 @@ export type AppendResult = { ok: true; head: number } | { ok: false; error: stri
 
 export class ChatRoom extends DurableObject<Env> {
   #log: EventLog;
+  #store: RunStore;
+  #engine: RunEngine | null = null;
   readonly #config: StreamConfig;
   readonly #coalescer: Coalescer;
   #coalesceTimer: ReturnType<typeof setTimeout> | null = null;
@@ -34,19 +41,27 @@ export class ChatRoom extends DurableObject<Env> {
   #flushFailures = 0;
   /** After a failed D1 write, no retry before this time (backoff), however busy the chat is. */
   #retryNotBefore = 0;
+  /**
+   * Builds the sandbox provider client (an edge passed in, so tests can aim one chat at a fault
+   * injector). Defaults to the configured provider.
+   */
+  providerFactory: () => SandboxProvider = () => this.#provider();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#log = new EventLog(ctx.storage.sql);
+    this.#store = new RunStore(ctx.storage.sql);
     this.#config = streamConfig(env as unknown as Record<string, unknown>);
     this.#coalescer = new Coalescer({
       windowMs: this.#config.coalesceWindowMs,
       maxBytes: this.#config.coalesceMaxBytes,
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+    // A run that was streaming when this object was evicted or restarted: the watchdog re-attaches.
+    if (this.#store.active()) this.#ensureAlarm(Date.now());
   }
 
-  // ---- RPC surface -------------------------------------------------------------------------
+  // ---- RPC: events -------------------------------------------------------------------------
 
   /**
    * Appends events (validated; oversized payloads cut or split to fit). Text and thinking deltas
@@ -66,11 +81,11 @@ export class ChatRoom extends DurableObject<Env> {
         return { ok: false, error: `event ${index}: ${error instanceof Error ? error.message : String(error)}` };
       }
     }
-    for (const draft of valid) this.#push(draft);
+    this.#emit(valid);
     return { ok: true, head: this.#log.head };
   }
 
-  /** The newest seq, counting deltas still waiting to be merged as not yet appended. */
+  /** The newest seq (deltas still waiting to be merged are not appended yet). */
   async head(): Promise<number> {
     return this.#log.head;
   }
@@ -78,18 +93,57 @@ export class ChatRoom extends DurableObject<Env> {
   /** Commits any waiting deltas, then copies everything outstanding to D1 now. */
   async flush(chatId: string): Promise<{ head: number; flushedSeq: number }> {
     this.#log.bindChat(chatId);
-    this.#commit(this.#coalescer.flushAll());
+    this.#commitWaitingDeltas();
     await this.#flushNow();
     return { head: this.#log.head, flushedSeq: this.#log.flushedSeq };
   }
 
   /** Deletes the chat's storage and closes its listeners (the chat was deleted). */
   async destroy(): Promise<void> {
+    this.#engine?.cancel();
     closeAll(this.ctx, CLOSE_CHAT_DELETED, "chat deleted");
     if (this.#coalesceTimer) clearTimeout(this.#coalesceTimer);
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.#log = new EventLog(this.ctx.storage.sql);
+    this.#store = new RunStore(this.ctx.storage.sql);
+    this.#engine = null;
+  }
+
+  // ---- RPC: runs ---------------------------------------------------------------------------
+
+  async sendMessage(chatId: string, request: RunRequest, mode: "queue" | "now"): Promise<SendOutcome> {
+    return this.#runs(chatId).send(request, mode);
+  }
+
+  async cancel(chatId: string): Promise<{ cancelled: boolean }> {
+    return { cancelled: this.#runs(chatId).cancel() };
+  }
+
+  async queue(chatId: string): Promise<QueueItem[]> {
+    this.#runs(chatId);
+    return this.#store.queue();
+  }
+
+  async editQueued(chatId: string, userMessageId: string, content: string): Promise<boolean> {
+    return this.#runs(chatId).editQueued(userMessageId, content);
+  }
+
+  async removeQueued(chatId: string, userMessageId: string): Promise<boolean> {
+    return this.#runs(chatId).removeQueued(userMessageId);
+  }
+
+  async sendNow(chatId: string, userMessageId: string): Promise<boolean> {
+    return this.#runs(chatId).sendNow(userMessageId);
+  }
+
+  async answerPermission(chatId: string, requestId: string, decision: "allow" | "deny"): Promise<PermissionOutcome> {
+    return this.#runs(chatId).answerPermission(requestId, decision);
+  }
+
+  /** Re-attaches or fails a run left streaming with nobody driving it (the cron's sweep calls this). */
+  async sweep(chatId: string): Promise<void> {
+    this.#runs(chatId).watchdog();
   }
 
   // ---- listeners ---------------------------------------------------------------------------
@@ -134,15 +188,49 @@ export class ChatRoom extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
-    this.#commit(this.#coalescer.flushAll());
+    this.#commitWaitingDeltas();
+    if (this.#log.chatId) this.#runs(this.#log.chatId).watchdog();
     await this.#flushNow();
   }
 
   // ---- internals ---------------------------------------------------------------------------
 
-  #push(draft: EventDraft): void {
-    this.#commit(this.#coalescer.push(draft, Date.now()));
+  #runs(chatId: string): RunEngine {
+    this.#log.bindChat(chatId);
+    this.#engine ??= new RunEngine({
+      chatId,
+      store: this.#store,
+      emit: (drafts) => this.#emit(drafts),
+      hasPendingDeltas: () => this.#coalescer.hasPending,
+      status: (messageId) => this.#log.snapshot(messageId)?.snapshot.status,
+      provider: () => this.providerFactory(),
+      now: () => Date.now(),
+      config: this.#config,
+      armWatchdog: (at) => this.#ensureAlarm(at),
+    });
+    return this.#engine;
+  }
+
+  #provider(): SandboxProvider {
+    const provider = providerFromEnv(this.env);
+    if (!provider) {
+      throw new SetupError(
+        "sandbox_not_configured",
+        "No sandbox provider is configured (SANDBOX_URL and SANDBOX_TOKEN).",
+      );
+    }
+    return provider;
+  }
+
+  #emit(drafts: readonly EventDraft[]): void {
+    const now = Date.now();
+    for (const draft of drafts) this.#commit(this.#coalescer.push(draft, now));
     this.#armCoalesceTimer();
+  }
+
+  #commitWaitingDeltas(): void {
+    this.#commit(this.#coalescer.flushAll());
+    this.#engine?.deltasCommitted();
   }
 
   #armCoalesceTimer(): void {
@@ -151,7 +239,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#coalesceTimer = setTimeout(
       () => {
         this.#coalesceTimer = null;
-        this.#commit(this.#coalescer.flushAll());
+        this.#commitWaitingDeltas();
       },
       Math.max(0, deadline - Date.now()),
     );
@@ -166,11 +254,10 @@ export class ChatRoom extends DurableObject<Env> {
     const envelopes = this.#log.append(chatId, fitted, Date.now());
     broadcast(this.ctx, envelopes);
     if (envelopes.some((e) => isTerminalKind(e.kind))) void this.#flushNow();
-    else this.#ensureAlarm(Date.now() + this.#config.flushIntervalMs);
+    else this.#ensureAlarm(Math.max(Date.now() + this.#config.flushIntervalMs, this.#retryNotBefore));
   }
 
-  #ensureAlarm(wanted: number): void {
-    const at = Math.max(wanted, this.#retryNotBefore);
+  #ensureAlarm(at: number): void {
     if (this.#alarmAt !== null && this.#alarmAt <= at) return;
     this.#alarmAt = at;
     void this.ctx.storage.setAlarm(at);
@@ -215,7 +302,6 @@ export class ChatRoom extends DurableObject<Env> {
         }),
       );
       this.#retryNotBefore = Date.now() + delay;
-      this.#alarmAt = null;
       this.#ensureAlarm(this.#retryNotBefore);
     }
   }

@@ -1,5 +1,5 @@
 /**
- * Tunables of the chat stream, read from the environment with defaults (DESIGN sections 3-5).
+ * Tunables of the chat stream and its runs, read from the environment with defaults (DESIGN sections 3-5).
  * Tests and benchmarks override them through bindings; a malformed value falls back to the default.
  */
 export type StreamConfig = {
@@ -10,6 +10,9 @@ export type StreamConfig = {
   flushRetryMaxMs: number;
   sseHeartbeatMs: number;
   sseMaxMs: number;
+  providerSilenceMs: number;
+  agentSilenceMs: number;
+  watchdogIntervalMs: number;
 };
 
 type ConfigEnv = Partial<Record<string, unknown>>;
@@ -29,5 +32,8 @@ export function streamConfig(env: ConfigEnv): StreamConfig {
     flushRetryMaxMs: num(env, "FLUSH_RETRY_MAX_MS", 60_000),
     sseHeartbeatMs: num(env, "SSE_HEARTBEAT_MS", 15_000),
     sseMaxMs: num(env, "SSE_MAX_MS", 5 * 60_000),
+    providerSilenceMs: num(env, "PROVIDER_SILENCE_MS", 60_000),
+    agentSilenceMs: num(env, "AGENT_SILENCE_MS", 10 * 60_000),
+    watchdogIntervalMs: num(env, "WATCHDOG_INTERVAL_MS", 5_000),
   };
 }

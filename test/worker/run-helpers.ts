@@ -1,0 +1,113 @@
+/**
+ * Helpers for agent-run tests in the Workers pool: scripts for the scripted model server, sending
+ * messages through the real API, waiting for a message's terminal event on a real listener, and
+ * pointing one chat's Durable Object at another provider address (the fault injector, a closed
+ * port, a wrong token) so a failure can be produced for that chat alone.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import type { ChatRoom } from "../../worker/chat/chat-room";
+import type { Envelope } from "../../worker/protocol/events";
+import type { MessageSnapshot } from "../../worker/protocol/snapshot";
+import { createHttpProvider } from "../../worker/sandbox/http-provider";
+import { api, json, type Session } from "./helpers";
+import { type Listener, openWs, room } from "./stream-helpers";
+
+export type Block =
+  | { type: "text"; text: string }
+  | { type: "thinking"; thinking: string }
+  | { type: "tool_use"; name: string; input: unknown };
+export type Turn =
+  | { blocks: Block[]; delayMs?: number; chunkSize?: number }
+  | { error: { status: number; type: string; message: string } }
+  | { stallMs: number }
+  | { dropAfterChunks: number; blocks?: Block[] };
+
+/** Registers a script and returns the marker to put in the prompt. */
+export async function script(turns: Turn[]): Promise<{ id: string; marker: string }> {
+  const id = crypto.randomUUID().slice(0, 8);
+  const res = await fetch(`${env.MODEL_URL}/__scripts`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ id, turns }),
+  });
+  if (!res.ok) throw new Error(`script rejected: ${await res.text()}`);
+  return { id, marker: `[script:${id}]` };
+}
+
+export type ModelRequest = { model: string; lastUserText: string; messages: number; transcript: string[]; turn: number };
+
+export async function modelRequests(scriptId: string): Promise<ModelRequest[]> {
+  const res = await fetch(`${env.MODEL_URL}/__requests?script=${scriptId}`);
+  return ((await res.json()) as { requests: ModelRequest[] }).requests;
+}
+
+export type Sent = { userMessageId: string; assistantMessageId: string; status: "started" | "queued" };
+
+export async function send(session: Session, chatId: string, content: string, mode?: "queue" | "now"): Promise<Sent> {
+  const res = await api(`/api/chats/${chatId}/messages`, { session, body: mode ? { content, mode } : { content } });
+  if (res.status !== 202) throw new Error(`send failed: ${res.status} ${await res.text()}`);
+  return json<Sent>(res);
+}
+
+const terminal = new Set(["run_completed", "run_failed", "run_cancelled"]);
+
+/** A listener that keeps every event it has seen, so tests can wait for conditions on the log. */
+export class Watcher {
+  readonly events: Envelope[] = [];
+  readonly #listener: Listener;
+
+  private constructor(listener: Listener) {
+    this.#listener = listener;
+  }
+
+  static async open(session: Session, chatId: string): Promise<Watcher> {
+    return new Watcher(await openWs(session, chatId, 0));
+  }
+
+  /** Reads until `predicate` holds for an event seen so far; returns that event. */
+  async until(predicate: (e: Envelope) => boolean, what = "event"): Promise<Envelope> {
+    for (;;) {
+      const found = this.events.find(predicate);
+      if (found) return found;
+      const frame = await this.#listener.next();
+      if (!frame) throw new Error(`listener closed before ${what}; saw ${this.events.map((e) => e.kind).join(",")}`);
+      if (frame.type === "events") this.events.push(...frame.events);
+    }
+  }
+
+  terminalOf(messageId: string): Promise<Envelope> {
+    return this.until((e) => e.messageId === messageId && terminal.has(e.kind), `the end of ${messageId}`);
+  }
+
+  of(messageId: string): Envelope[] {
+    return this.events.filter((e) => e.messageId === messageId);
+  }
+
+  close(): void {
+    this.#listener.close();
+  }
+}
+
+export function text(events: Envelope[]): string {
+  return events
+    .filter((e) => e.kind === "text_delta")
+    .map((e) => (e.payload as { text: string }).text)
+    .join("");
+}
+
+/** Points this chat's Durable Object at another provider address until it is evicted. */
+export async function useProvider(chatId: string, baseUrl: string, token = env.SANDBOX_TOKEN ?? ""): Promise<void> {
+  await runInDurableObject(room(chatId), (instance: ChatRoom) => {
+    instance.providerFactory = () => createHttpProvider({ baseUrl, token, timeoutMs: 3000 });
+  });
+}
+
+/** The message's snapshot as stored in D1 (after the chat flushed). */
+export async function storedSnapshot(chatId: string, messageId: string): Promise<MessageSnapshot | null> {
+  await room(chatId).flush(chatId);
+  const row = await env.DB.prepare("SELECT content_render FROM messages WHERE id = ?")
+    .bind(messageId)
+    .first<{ content_render: string }>();
+  return row ? (JSON.parse(row.content_render) as MessageSnapshot) : null;
+}
