@@ -35,7 +35,13 @@ export async function script(turns: Turn[]): Promise<{ id: string; marker: strin
   return { id, marker: `[script:${id}]` };
 }
 
-export type ModelRequest = { model: string; lastUserText: string; messages: number; transcript: string[]; turn: number };
+export type ModelRequest = {
+  model: string;
+  lastUserText: string;
+  messages: number;
+  transcript: string[];
+  turn: number;
+};
 
 export async function modelRequests(scriptId: string): Promise<ModelRequest[]> {
   const res = await fetch(`${env.MODEL_URL}/__requests?script=${scriptId}`);

@@ -34,5 +34,7 @@ export default defineProject({
     include: ["test/worker/**/*.test.ts"],
     setupFiles: ["test/worker/setup.ts"],
     globalSetup: ["test/worker/global-setup.ts"],
+    // Agent runs start the real Claude Code CLI (about 1.5 s each); a hung test fails, not CI.
+    testTimeout: 60_000,
   },
 });

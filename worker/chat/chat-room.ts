@@ -120,7 +120,7 @@ export class ChatRoom extends DurableObject<Env> {
     return { cancelled: this.#runs(chatId).cancel() };
   }
 
-  async queue(chatId: string): Promise<QueueItem[]> {
+  async listQueue(chatId: string): Promise<QueueItem[]> {
     this.#runs(chatId);
     return this.#store.queue();
   }

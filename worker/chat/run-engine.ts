@@ -54,6 +54,8 @@ export type SendOutcome = { status: "started" | "queued" };
 export type PermissionOutcome = "ok" | "not_found" | "already_answered" | "run_ended" | "provider_failed";
 
 const RECONNECT_DELAYS_MS = [200, 500, 1000, 2000, 5000];
+/** How long (in 250 ms steps) a start waits for the sandbox's previous run to exit. */
+const START_WAIT_ATTEMPTS = 60;
 
 export class RunEngine {
   readonly #d: RunEngineDeps;
@@ -247,17 +249,14 @@ export class RunEngine {
     const signal = live.abort.signal;
     await provider.ensureSandbox(sandboxId, signal);
     const sessionId = this.#d.store.agentSessionId ?? undefined;
-    const started = await provider.startRun(
-      sandboxId,
-      {
-        prompt: active.content,
-        model: active.model,
-        permissionMode: active.permissionMode,
-        ...(sessionId ? { sessionId } : {}),
-        idempotencyKey: active.assistantMessageId,
-      },
-      signal,
-    );
+    const input = {
+      prompt: active.content,
+      model: active.model,
+      permissionMode: active.permissionMode,
+      ...(sessionId ? { sessionId } : {}),
+      idempotencyKey: active.assistantMessageId,
+    };
+    const started = await startWhenFree(() => provider.startRun(sandboxId, input, signal), signal);
     if (live.finished) {
       // Cancelled while the run was being started: stop it there too.
       provider.cancelRun(sandboxId, started.runId).catch(() => {});
@@ -386,6 +385,22 @@ export class RunEngine {
       content: q.content,
     }));
     this.#d.emit([{ kind: "queue_updated", messageId: null, payload: { items } }]);
+  }
+}
+
+/**
+ * Starts the run, waiting while the sandbox still finishes a previous one (a cancelled run takes a
+ * moment to exit at the provider, and send-now starts the next message right away).
+ */
+async function startWhenFree<T>(start: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await start();
+    } catch (error: unknown) {
+      const busy = error instanceof ProviderError && error.code === "run_in_progress";
+      if (!busy || attempt >= START_WAIT_ATTEMPTS || signal.aborted) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 

@@ -52,7 +52,7 @@ export const runRoutes = new Hono<AppEnv>()
   })
   .get("/:chatId/queue", async (c) => {
     const chat = await ownedChat(c, c.req.param("chatId"));
-    const items = await chatRoom(c.env, chat.id).queue(chat.id);
+    const items = await chatRoom(c.env, chat.id).listQueue(chat.id);
     return c.json({
       items: items.map((q) => ({
         userMessageId: q.userMessageId,
