@@ -3,12 +3,13 @@
  * Object class export.
  */
 import { app } from "./app";
+import { onCron } from "./scheduled";
 
 export { ChatRoom } from "./chat/chat-room";
 
 export default {
   fetch: app.fetch,
-  async scheduled(controller, _env, _ctx) {
-    console.log(JSON.stringify({ msg: "cron tick", cron: controller.cron, at: controller.scheduledTime }));
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(onCron(env, controller.scheduledTime));
   },
 } satisfies ExportedHandler<Env>;

@@ -141,9 +141,12 @@ export class ChatRoom extends DurableObject<Env> {
     return this.#runs(chatId).answerPermission(requestId, decision);
   }
 
-  /** Re-attaches or fails a run left streaming with nobody driving it (the cron's sweep calls this). */
-  async sweep(chatId: string): Promise<void> {
-    this.#runs(chatId).watchdog();
+  /**
+   * The cron's sweep: D1 shows these messages `streaming` for a long while. Ends those with no run
+   * behind them and re-attaches (or fails) the active run. Returns how many it ended.
+   */
+  async sweep(chatId: string, messageIds: string[]): Promise<{ ended: number }> {
+    return { ended: this.#runs(chatId).sweep(messageIds) };
   }
 
   // ---- listeners ---------------------------------------------------------------------------

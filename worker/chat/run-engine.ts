@@ -195,6 +195,25 @@ export class RunEngine {
     this.#d.armWatchdog(now + this.#d.config.watchdogIntervalMs);
   }
 
+  /**
+   * Ends messages left `streaming` with no run behind them (the sweep); the active run itself is
+   * handed to the watchdog, which re-attaches or fails it.
+   */
+  sweep(messageIds: readonly string[]): number {
+    const active = this.#d.store.active();
+    let ended = 0;
+    for (const id of messageIds) {
+      if (id === active?.assistantMessageId || this.#d.status(id) !== "streaming") continue;
+      this.#finish(id, {
+        kind: "run_failed",
+        payload: { code: "interrupted", error: "The run was interrupted and cannot be resumed." },
+      });
+      ended++;
+    }
+    this.watchdog();
+    return ended;
+  }
+
   /** Called after the coalescer committed waiting deltas: the cursor may move past their record. */
   deltasCommitted(): void {
     const live = this.#live;

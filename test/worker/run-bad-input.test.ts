@@ -1,0 +1,150 @@
+/**
+ * Bad input around runs: message bodies, oversized prompts, sandbox file paths that try to leave
+ * the workspace (checked by the worker, and by the provider for symlinks the agent made), other
+ * users' chats; and the cron sweep that ends messages left streaming with no run behind them.
+ */
+import { SELF } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { api, createChat, json, signUp } from "./helpers";
+import { script, send, Watcher } from "./run-helpers";
+import { append, room } from "./stream-helpers";
+
+type ErrorBody = { error: { code: string } };
+
+describe("message input", () => {
+  it("rejects empty, oversized, mistyped and unknown-field messages without starting a run", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const cases: [unknown, number, string][] = [
+      [{}, 400, "invalid_request"],
+      [{ content: "" }, 400, "invalid_request"],
+      [{ content: "   \n " }, 400, "invalid_request"],
+      [{ content: 42 }, 400, "invalid_request"],
+      [{ content: "x".repeat(100_001) }, 400, "invalid_request"],
+      [{ content: "hi", mode: "later" }, 400, "invalid_request"],
+      [{ content: "hi", model: "other" }, 400, "invalid_request"],
+      [{ content: "x".repeat(600_000) }, 413, "payload_too_large"],
+    ];
+    for (const [body, status, code] of cases) {
+      const res = await api(`/api/chats/${chat.id}/messages`, { session, body });
+      expect(res.status).toBe(status);
+      expect((await json<ErrorBody>(res)).error.code).toBe(code);
+    }
+    const broken = await api(`/api/chats/${chat.id}/messages`, {
+      session,
+      rawBody: '{"content":',
+      headers: { "content-type": "application/json" },
+    });
+    expect(broken.status).toBe(400);
+    expect(await room(chat.id).head()).toBe(0);
+  });
+
+  it("hides another user's chat from every run route", async () => {
+    const alice = await signUp();
+    const bob = await signUp();
+    const chat = await createChat(alice);
+    const id = crypto.randomUUID();
+    for (const [method, path, body] of [
+      ["POST", `/api/chats/${chat.id}/messages`, { content: "hi" }],
+      ["POST", `/api/chats/${chat.id}/cancel`, undefined],
+      ["GET", `/api/chats/${chat.id}/queue`, undefined],
+      ["PATCH", `/api/chats/${chat.id}/queue/${id}`, { content: "x" }],
+      ["DELETE", `/api/chats/${chat.id}/queue/${id}`, undefined],
+      ["POST", `/api/chats/${chat.id}/queue/${id}/send-now`, undefined],
+      ["POST", `/api/chats/${chat.id}/permissions/${id}`, { decision: "allow" }],
+      ["GET", `/api/chats/${chat.id}/files`, undefined],
+      ["GET", `/api/chats/${chat.id}/files/content?path=a.txt`, undefined],
+    ] as const) {
+      const res = await api(path, { session: bob, method, body });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect((await json<ErrorBody>(res)).error.code).toBe("chat_not_found");
+    }
+    expect(await room(chat.id).head()).toBe(0);
+  });
+});
+
+describe("sandbox files", () => {
+  it("refuses paths that leave the workspace, in the worker and at the provider", async () => {
+    const session = await signUp();
+    const chat = await createChat(session, { permissionMode: "bypassPermissions" });
+    const s = await script([
+      {
+        blocks: [
+          {
+            type: "tool_use",
+            name: "Bash",
+            input: { command: "mkdir -p sub && echo inside > sub/in.txt && ln -s /etc/passwd sub/out" },
+          },
+        ],
+      },
+      { blocks: [{ type: "text", text: "made them" }] },
+    ]);
+    const watcher = await Watcher.open(session, chat.id);
+    const m = await send(session, chat.id, `${s.marker} make files`);
+    expect((await watcher.terminalOf(m.assistantMessageId)).kind).toBe("run_completed");
+    watcher.close();
+
+    const ok = await api(`/api/chats/${chat.id}/files/content?path=sub/in.txt`, { session });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("content-disposition")).toContain("in.txt");
+    expect(await ok.text()).toBe("inside\n");
+
+    for (const path of ["../etc/passwd", "/etc/passwd", "sub/../../x", "a\\..\\b", "sub/out", "sub/out/.."]) {
+      const res = await api(`/api/chats/${chat.id}/files/content?path=${encodeURIComponent(path)}`, { session });
+      expect(res.status, path).toBe(400);
+      expect((await json<ErrorBody>(res)).error.code).toBe("invalid_path");
+    }
+    const nul = await api(`/api/chats/${chat.id}/files?path=a%00b`, { session });
+    expect(nul.status).toBe(400);
+    const missing = await api(`/api/chats/${chat.id}/files/content?path=nope.txt`, { session });
+    expect(missing.status).toBe(404);
+    expect((await json<ErrorBody>(missing)).error.code).toBe("file_not_found");
+    const dir = await api(`/api/chats/${chat.id}/files/content?path=sub`, { session });
+    expect(dir.status).toBe(400);
+    expect((await json<ErrorBody>(dir)).error.code).toBe("not_a_file");
+    const notDir = await api(`/api/chats/${chat.id}/files?path=sub/in.txt`, { session });
+    expect(notDir.status).toBe(400);
+    const list = await json<{ entries: { name: string; type: string }[] }>(
+      await api(`/api/chats/${chat.id}/files?path=sub`, { session }),
+    );
+    expect(list.entries.map((e) => e.name).sort()).toEqual(["in.txt", "out"]);
+  });
+
+  it("answers 404 for a chat whose sandbox was never created", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const res = await api(`/api/chats/${chat.id}/files`, { session });
+    expect(res.status).toBe(404);
+    expect((await json<ErrorBody>(res)).error.code).toBe("file_not_found");
+  });
+});
+
+describe("the cron sweep", () => {
+  it("fails a message left streaming with no run behind it", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const [u, a] = [crypto.randomUUID(), crypto.randomUUID()];
+    // A message that started streaming and then lost its run (as after a crash between steps).
+    await append(chat.id, [
+      { kind: "user_message", messageId: u, payload: { content: "hi", assistantMessageId: a, source: "user" } },
+      { kind: "run_started", messageId: a, payload: { userMessageId: u, model: "m" } },
+      { kind: "text_delta", messageId: a, payload: { text: "half an answ" } },
+    ]);
+    await room(chat.id).flush(chat.id);
+    await env.DB.prepare("UPDATE messages SET updated_at = 0 WHERE id = ?").bind(a).run();
+
+    await SELF.scheduled({ cron: "* * * * *", scheduledTime: Date.now() });
+    for (let i = 0; i < 50; i++) {
+      const row = await env.DB.prepare("SELECT status FROM messages WHERE id = ?").bind(a).first<{ status: string }>();
+      if (row?.status !== "streaming") break;
+      await room(chat.id).flush(chat.id);
+    }
+    const row = await env.DB.prepare("SELECT status, error, content_text FROM messages WHERE id = ?")
+      .bind(a)
+      .first<{ status: string; error: string; content_text: string }>();
+    expect(row?.status).toBe("failed");
+    expect(row?.error).toMatch(/interrupted/);
+    expect(row?.content_text).toBe("half an answ");
+  });
+});
