@@ -3,9 +3,10 @@
  * the workspace (checked by the worker, and by the provider for symlinks the agent made), other
  * users' chats; and the cron sweep that ends messages left streaming with no run behind them.
  */
-import { SELF } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import worker from "../../worker/index";
 import { api, createChat, json, signUp } from "./helpers";
 import { script, send, Watcher } from "./run-helpers";
 import { append, room } from "./stream-helpers";
@@ -134,7 +135,9 @@ describe("the cron sweep", () => {
     await room(chat.id).flush(chat.id);
     await env.DB.prepare("UPDATE messages SET updated_at = 0 WHERE id = ?").bind(a).run();
 
-    await SELF.scheduled({ cron: "* * * * *", scheduledTime: Date.now() });
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() }), env, ctx);
+    await waitOnExecutionContext(ctx);
     for (let i = 0; i < 50; i++) {
       const row = await env.DB.prepare("SELECT status FROM messages WHERE id = ?").bind(a).first<{ status: string }>();
       if (row?.status !== "streaming") break;
