@@ -2,6 +2,7 @@
  * Agent runs end to end: the real worker and Durable Object, the real reference provider running
  * the real Claude Code CLI, and the scripted model server.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { replay } from "../../worker/protocol/snapshot";
 import { api, createChat, json, signUp } from "./helpers";
@@ -58,5 +59,12 @@ describe("a full run", () => {
     expect(transcript).toContain("please make a file");
     expect(transcript).toContain("Done: made.txt exists.");
     watcher.close();
+
+    // Deleting the chat deletes its sandbox at the provider.
+    const sandbox = `${env.SANDBOX_URL}/v1/sandboxes/${chat.id}`;
+    const auth = { authorization: `Bearer ${env.SANDBOX_TOKEN}` };
+    expect((await fetch(sandbox, { headers: auth })).status).toBe(200);
+    expect((await api(`/api/chats/${chat.id}`, { session, method: "DELETE" })).status).toBe(204);
+    expect((await fetch(sandbox, { headers: auth })).status).toBe(404);
   });
 });

@@ -98,9 +98,18 @@ export class ChatRoom extends DurableObject<Env> {
     return { head: this.#log.head, flushedSeq: this.#log.flushedSeq };
   }
 
-  /** Deletes the chat's storage and closes its listeners (the chat was deleted). */
+  /** Deletes the chat's storage and sandbox and closes its listeners (the chat was deleted). */
   async destroy(): Promise<void> {
+    const chatId = this.#log.chatId;
     this.#engine?.cancel();
+    if (chatId) {
+      // The sandbox goes with the chat; a provider that is down now leaves it to the provider's own cleanup.
+      try {
+        await this.providerFactory().deleteSandbox(chatId);
+      } catch (error: unknown) {
+        console.warn(JSON.stringify({ msg: "sandbox not deleted with its chat", chatId, error: String(error) }));
+      }
+    }
     closeAll(this.ctx, CLOSE_CHAT_DELETED, "chat deleted");
     if (this.#coalesceTimer) clearTimeout(this.#coalesceTimer);
     await this.ctx.storage.deleteAlarm();
