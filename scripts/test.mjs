@@ -24,7 +24,11 @@ let failed = 0;
 try {
   const json = JSON.parse(readFileSync(report, "utf8"));
   passed = json.numPassedTests ?? 0;
-  failed = (json.numFailedTests ?? 0) + (json.numRuntimeErrors ?? 0) + (json.numFailedTestSuites ?? 0);
+  // A file that failed before running any test (an import or setup error) counts as one failure.
+  const brokenFiles = (json.testResults ?? []).filter(
+    (f) => f.status === "failed" && (f.assertionResults ?? []).length === 0,
+  );
+  failed = (json.numFailedTests ?? 0) + brokenFiles.length + (json.numRuntimeErrors ?? 0);
 } catch {
   failed = Math.max(failed, 1);
 }

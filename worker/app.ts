@@ -45,7 +45,10 @@ export const app = new Hono<AppEnv>()
   .route("/api", api)
   .notFound((c) => c.json(errorBody("not_found", "No such route"), 404))
   .onError((err, c) => {
-    if (err instanceof AppError) return c.json(errorBody(err.code, err.message, err.details), err.status);
+    if (err instanceof AppError) {
+      if (err.code === "rate_limited") c.header("retry-after", "60");
+      return c.json(errorBody(err.code, err.message, err.details), err.status);
+    }
     console.error(
       JSON.stringify({
         msg: "unhandled error",

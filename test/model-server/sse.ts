@@ -21,7 +21,7 @@ export type ReplyTurn = {
 
 export type ErrorTurn = { error: { status: number; type: string; message: string } };
 export type StallTurn = { stallMs: number };
-export type DropTurn = { dropAfterChunks: number; blocks?: Block[] };
+export type DropTurn = { dropAfterChunks: number; blocks?: Block[]; delayMs?: number };
 export type Turn = ReplyTurn | ErrorTurn | StallTurn | DropTurn;
 
 type SseEvent = { event: string; data: Record<string, unknown> };
@@ -171,8 +171,11 @@ export async function streamTurn(res: ServerResponse, model: string, turn: Turn)
       blocks: turn.blocks ?? [{ type: "text", text: "this reply is cut off ".repeat(8) }],
       chunkSize: 4,
     });
-    for (const e of events.slice(0, Math.max(0, turn.dropAfterChunks))) write(res, e);
-    await sleep(20);
+    for (const e of events.slice(0, Math.max(0, turn.dropAfterChunks))) {
+      write(res, e);
+      if (turn.delayMs && e.event === "content_block_delta") await sleep(turn.delayMs);
+    }
+    await sleep(Math.max(20, turn.delayMs ?? 0));
     res.destroy();
     return;
   }

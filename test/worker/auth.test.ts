@@ -90,6 +90,19 @@ describe("accounts", () => {
     }
   });
 
+  it("limits log-in attempts per account: the 11th in a minute is 429, even with the right password", async () => {
+    const session = await signUp();
+    for (let i = 0; i < 10; i++) {
+      const res = await api("/api/auth/login", { body: { email: session.email, password: `wrong guess ${i}` } });
+      expect(res.status).toBe(401);
+    }
+    const limited = await api("/api/auth/login", { body: { email: session.email, password } });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("60");
+    expect((await json<{ error: { code: string } }>(limited)).error.code).toBe("rate_limited");
+    expect(limited.headers.get("set-cookie")).toBeNull();
+  });
+
   it("refuses state-changing requests from another origin", async () => {
     const session = await signUp();
     const res = await api("/api/chats", { session, body: {}, headers: { origin: "https://evil.example" } });

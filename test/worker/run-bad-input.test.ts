@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/index";
 import { api, createChat, json, signUp } from "./helpers";
-import { script, send, Watcher } from "./run-helpers";
+import { script, send, useProvider, Watcher } from "./run-helpers";
 import { append, room } from "./stream-helpers";
 
 type ErrorBody = { error: { code: string } };
@@ -39,6 +39,23 @@ describe("message input", () => {
     });
     expect(broken.status).toBe(400);
     expect(await room(chat.id).head()).toBe(0);
+  });
+
+  it("limits messages per user: the 31st in a minute is 429 and starts nothing", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    await room(chat.id).head();
+    await useProvider(chat.id, "http://127.0.0.1:9"); // runs fail at once; only the limit is under test
+    for (let i = 0; i < 30; i++) {
+      expect((await api(`/api/chats/${chat.id}/messages`, { session, body: { content: `m${i}` } })).status).toBe(202);
+    }
+    const head = await room(chat.id).head();
+    const limited = await api(`/api/chats/${chat.id}/messages`, { session, body: { content: "one too many" } });
+    expect(limited.status).toBe(429);
+    expect((await json<ErrorBody>(limited)).error.code).toBe("rate_limited");
+    expect(await room(chat.id).head()).toBeGreaterThanOrEqual(head);
+    const queue = await json<{ items: { content: string }[] }>(await api(`/api/chats/${chat.id}/queue`, { session }));
+    expect(queue.items.map((q) => q.content)).not.toContain("one too many");
   });
 
   it("hides another user's chat from every run route", async () => {

@@ -61,7 +61,14 @@ const cases: Case[] = [
   {
     name: "model stream cut mid-answer (partial text kept)",
     code: /^(model_error|model_unreachable)$/,
-    turns: [{ dropAfterChunks: 6, blocks: [{ type: "text", text: "partial answer that the model never finishes" }] }],
+    // Deltas arrive 60 ms apart, so the CLI has printed them before the connection breaks.
+    turns: [
+      {
+        dropAfterChunks: 8,
+        delayMs: 60,
+        blocks: [{ type: "text", text: "partial answer that the model never finishes" }],
+      },
+    ],
     partial: "partial",
   },
 ];

@@ -21,7 +21,7 @@ export type Turn =
   | { blocks: Block[]; delayMs?: number; chunkSize?: number }
   | { error: { status: number; type: string; message: string } }
   | { stallMs: number }
-  | { dropAfterChunks: number; blocks?: Block[] };
+  | { dropAfterChunks: number; blocks?: Block[]; delayMs?: number };
 
 /** Registers a script and returns the marker to put in the prompt. */
 export async function script(turns: Turn[]): Promise<{ id: string; marker: string }> {

@@ -10,6 +10,7 @@ import { endSession, startSession } from "../auth/session";
 import { findUserByEmail, findUserById, insertUser } from "../db/accounts";
 import { AppError } from "../errors";
 import type { AppEnv } from "../http/context";
+import { clientAddress, enforceLimit } from "../http/rate-limit";
 import { jsonBody } from "../http/validate";
 import { newId } from "../ids";
 
@@ -26,6 +27,7 @@ const credentials = z.strictObject({
 export const authRoutes = new Hono<AppEnv>()
   .post("/signup", async (c) => {
     const { email, password } = await jsonBody(c, credentials);
+    await enforceLimit(c.env.AUTH_LIMITER, `signup:${clientAddress(c.req)}:${email}`, "sign-up attempts");
     const user = { id: newId(), email, passwordHash: await hashPassword(password), createdAt: Date.now() };
     if (!(await insertUser(c.var.db, user))) throw new AppError("email_taken", "An account with this email exists");
     await startSession(c, user.id);
@@ -33,6 +35,9 @@ export const authRoutes = new Hono<AppEnv>()
   })
   .post("/login", async (c) => {
     const { email, password } = await jsonBody(c, credentials);
+    // Per address and account, and per account from anywhere, so guessing a password is slow.
+    await enforceLimit(c.env.AUTH_LIMITER, `login:${clientAddress(c.req)}:${email}`, "log-in attempts");
+    await enforceLimit(c.env.AUTH_LIMITER, `login-any:${email}`, "log-in attempts");
     const user = await findUserByEmail(c.var.db, email);
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
     if (!user || !ok) throw new AppError("invalid_credentials", "Wrong email or password");

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { chatRoom } from "../chat/stub";
 import { AppError } from "../errors";
 import type { AppEnv } from "../http/context";
+import { enforceLimit } from "../http/rate-limit";
 import { jsonBody } from "../http/validate";
 import { isId, newId } from "../ids";
 import { ownedChat } from "./chats";
@@ -32,6 +33,7 @@ export const runRoutes = new Hono<AppEnv>()
       c,
       z.strictObject({ content: contentSchema, mode: z.enum(["queue", "now"]).optional() }),
     );
+    await enforceLimit(c.env.MESSAGE_LIMITER, `messages:${c.var.userId}`, "messages");
     const request = {
       userMessageId: newId(),
       assistantMessageId: newId(),
