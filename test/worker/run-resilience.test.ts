@@ -19,15 +19,19 @@ async function admin(key: string, action: "drop" | "down" | "up"): Promise<void>
   if (res.status !== 204) throw new Error(`fault admin ${action}: ${res.status}`);
 }
 
+/** A chat whose provider traffic goes through the fault injector under its own key. */
+async function proxiedChat() {
+  const session = await signUp();
+  const chat = await createChat(session);
+  const key = crypto.randomUUID();
+  await room(chat.id).head();
+  await useProvider(chat.id, `${env.FAULT_URL}/proxy/${key}`);
+  return { session, chat, key, watcher: await Watcher.open(session, chat.id), s: await script([slowTurn]) };
+}
+
 describe("mid-run resilience", () => {
   it("re-attaches after the provider connection drops, without losing or doubling an event", async () => {
-    const session = await signUp();
-    const chat = await createChat(session);
-    const key = crypto.randomUUID();
-    await room(chat.id).head();
-    await useProvider(chat.id, `${env.FAULT_URL}/proxy/${key}`);
-    const s = await script([slowTurn]);
-    const watcher = await Watcher.open(session, chat.id);
+    const { session, chat, key, watcher, s } = await proxiedChat();
     const m = await send(session, chat.id, `${s.marker} stream`);
     for (const cut of [5, 20]) {
       await watcher.until((e) => e.messageId === m.assistantMessageId && text([e]).length > 0 && e.seq > cut);
@@ -81,13 +85,7 @@ describe("mid-run resilience", () => {
   });
 
   it("fails the run with a timeout when the provider dies and stays silent past the limit", async () => {
-    const session = await signUp();
-    const chat = await createChat(session);
-    const key = crypto.randomUUID();
-    await room(chat.id).head();
-    await useProvider(chat.id, `${env.FAULT_URL}/proxy/${key}`);
-    const s = await script([slowTurn]);
-    const watcher = await Watcher.open(session, chat.id);
+    const { session, chat, key, watcher, s } = await proxiedChat();
     const m = await send(session, chat.id, `${s.marker} then the provider dies`);
     await watcher.until((e) => e.messageId === m.assistantMessageId && text([e]).length > 0);
     await admin(key, "down");

@@ -171,26 +171,12 @@ export class RunEngine {
     const live = this.#live;
     if (!live || live.assistantMessageId !== active.assistantMessageId) {
       this.#attach(active);
-    } else if (now - live.lastRecordAt > this.#d.config.providerSilenceMs) {
-      const seconds = Math.round((now - live.lastRecordAt) / 1000);
-      this.#finish(active.assistantMessageId, {
-        kind: "run_failed",
-        payload: {
-          code: "provider_timeout",
-          error: `The sandbox provider sent nothing for ${seconds} s; the run was stopped.`,
-        },
-      });
-      return;
-    } else if (now - live.lastAgentAt > this.#d.config.agentSilenceMs) {
-      const seconds = Math.round((now - live.lastAgentAt) / 1000);
-      this.#finish(active.assistantMessageId, {
-        kind: "run_failed",
-        payload: {
-          code: "agent_timeout",
-          error: `The agent produced no output for ${seconds} s; the run was stopped.`,
-        },
-      });
-      return;
+    } else {
+      const timeout = this.#silence(live, now);
+      if (timeout) {
+        this.#finish(active.assistantMessageId, timeout);
+        return;
+      }
     }
     this.#d.armWatchdog(now + this.#d.config.watchdogIntervalMs);
   }
@@ -212,6 +198,30 @@ export class RunEngine {
     }
     this.watchdog();
     return ended;
+  }
+
+  /** The timeout that ends a live run gone quiet: first the provider's silence, then the agent's. */
+  #silence(live: LiveRun, now: number): Terminal | null {
+    const limits = [
+      {
+        since: live.lastRecordAt,
+        limit: this.#d.config.providerSilenceMs,
+        code: "provider_timeout",
+        who: "The sandbox provider sent nothing",
+      },
+      {
+        since: live.lastAgentAt,
+        limit: this.#d.config.agentSilenceMs,
+        code: "agent_timeout",
+        who: "The agent produced no output",
+      },
+    ];
+    for (const { since, limit, code, who } of limits) {
+      if (now - since <= limit) continue;
+      const seconds = Math.round((now - since) / 1000);
+      return { kind: "run_failed", payload: { code, error: `${who} for ${seconds} s; the run was stopped.` } };
+    }
+    return null;
   }
 
   /** Called after the coalescer committed waiting deltas: the cursor may move past their record. */
