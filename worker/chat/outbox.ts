@@ -5,7 +5,7 @@
  * retried or repeated flush is harmless, and D1 never holds a snapshot ahead of its events.
  */
 import type { MessageSnapshot } from "../protocol/snapshot";
-import { snapshotText } from "../protocol/snapshot";
+import { isTerminalStatus, snapshotText } from "../protocol/snapshot";
 import type { EventLog, EventRow } from "./event-log";
 
 /** D1 takes at most 100 bound parameters per statement: 6 columns → 16 rows. */
@@ -32,12 +32,17 @@ export async function flushOutbox(
   const upTo = last.seq;
   const messageIds = [...new Set(rows.flatMap((r) => (r.message_id === null ? [] : [r.message_id])))];
   const statements = insertEvents(db, chatId, rows);
+  const finished: string[] = [];
   for (const id of messageIds) {
     const version = log.snapshot(id, upTo);
-    if (version) statements.push(upsertMessage(db, chatId, version.snapshot, version.createdAt, version.updatedAt));
+    if (!version) continue;
+    statements.push(upsertMessage(db, chatId, version.snapshot, version.createdAt, version.updatedAt));
+    if (isTerminalStatus(version.snapshot.status)) finished.push(id);
   }
   await db.batch(statements);
   log.markFlushed(upTo);
+  // A finished message that D1 now holds need not stay in memory; the log can rebuild it.
+  log.dropCached(finished);
   return { flushedTo: upTo, events: rows.length, messages: messageIds.length, more: log.head > upTo };
 }
 
