@@ -1,0 +1,262 @@
+/**
+ * The benchmark's Worker (workerd side), started by `npm run bench` from wrangler.bench.toml: the
+ * real worker and ChatRoom (extended with bench-only RPCs that generate load inside the object), two
+ * comparison rooms, and /bench/* routes. Every room receives the same drafts and listeners get the
+ * same frames, so figures differ only by what each design does per event.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { ChatRoom as RealChatRoom } from "../../worker/chat/chat-room";
+import type { EventRow } from "../../worker/chat/event-log";
+import type { ListenerAttachment } from "../../worker/chat/listener-frames";
+import { controlFrame, replayFrames } from "../../worker/chat/listener-frames";
+import { broadcast } from "../../worker/chat/listeners";
+import worker from "../../worker/index";
+import { type Envelope, type EventDraft, parseDraft } from "../../worker/protocol/events";
+
+type BenchEnv = Env & {
+  RAW_ROOM: DurableObjectNamespace<RawBroadcastRoom>;
+  NAIVE_ROOM: DurableObjectNamespace<NaiveD1Room>;
+};
+type Draft = { kind: string; messageId: string | null; payload: unknown };
+type D1Counter = { batches: number; statements: number };
+export type TokenRun = { tokens: number; elapsedMs: number; batches: number; statements: number; head: number };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * `n` text deltas of `size` bytes, then one `usage` event that marks the end. Consecutive deltas
+ * alternate between two messages (a fresh pair every 200), so the real room's coalescer passes each
+ * one on as its own event: merging them would flatter the persistent design.
+ */
+function* throughputDrafts(n: number, size: number): Generator<Draft> {
+  const text = "x".repeat(size);
+  let pair = ["", ""];
+  for (let i = 0; i < n; i++) {
+    if (i % 200 === 0) pair = [crypto.randomUUID(), crypto.randomUUID()];
+    yield { kind: "text_delta", messageId: pair[i % 2] ?? null, payload: { text } };
+  }
+  yield { kind: "usage", messageId: pair[0] || null, payload: { inputTokens: 0, outputTokens: n } };
+}
+
+function envelope(chatId: string, seq: number, draft: EventDraft): Envelope {
+  return {
+    chatId,
+    seq,
+    messageId: draft.messageId,
+    kind: draft.kind,
+    payload: draft.payload,
+    at: Date.now(),
+  } as Envelope;
+}
+
+/** Accepts a listener the way the real room does (hibernatable, tagged, attachment), minus replay. */
+function acceptPlain(ctx: DurableObjectState, head: number): Response {
+  const pair = new WebSocketPair();
+  const attachment: ListenerAttachment = { userId: "bench", format: "ws", after: head, connectedAt: Date.now() };
+  ctx.acceptWebSocket(pair[1], ["ws"]);
+  pair[1].serializeAttachment(attachment);
+  pair[1].send(controlFrame("ws", "ready", head));
+  return new Response(null, { status: 101, webSocket: pair[0] });
+}
+
+/** Wraps a D1 binding to count `batch` calls (the outbox's flushes); everything else passes through. */
+function countingD1(db: D1Database, counter: D1Counter): D1Database {
+  return new Proxy(db, {
+    get(target, key) {
+      if (key === "batch") {
+        return (statements: D1PreparedStatement[]) => {
+          counter.batches += 1;
+          counter.statements += statements.length;
+          return target.batch(statements);
+        };
+      }
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** How often each ChatRoom was constructed in this isolate: 2+ means it hibernated and woke again. */
+const constructions = new Map<string, number>();
+
+/** The production ChatRoom, untouched, plus RPCs that drive its public `append` from inside. */
+export class ChatRoom extends RealChatRoom {
+  readonly #d1: D1Counter;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    const d1: D1Counter = { batches: 0, statements: 0 };
+    super(ctx, { ...env, DB: countingD1(env.DB, d1) });
+    this.#d1 = d1;
+    const key = ctx.id.toString();
+    constructions.set(key, (constructions.get(key) ?? 0) + 1);
+  }
+
+  async #appendOne(chatId: string, draft: Draft): Promise<void> {
+    const result = await this.append(chatId, [draft]);
+    if (!result.ok) throw new Error(result.error);
+  }
+
+  /** Appends the throughput drafts, yielding the turn after every `burst` appends. */
+  async benchAppend(chatId: string, n: number, size: number, burst: number): Promise<{ head: number }> {
+    let i = 0;
+    for (const draft of throughputDrafts(n, size)) {
+      await this.#appendOne(chatId, draft);
+      if (++i % burst === 0) await sleep(0);
+    }
+    return { head: await this.head() };
+  }
+
+  /** `n` tool events (never merged), one every `intervalMs`; each envelope's `at` is its append time. */
+  async benchTicks(chatId: string, n: number, intervalMs: number): Promise<{ head: number }> {
+    const messageId = crypto.randomUUID();
+    for (let i = 0; i < n; i++) {
+      await sleep(intervalMs);
+      const toolUseId = `t${i >> 1}`;
+      await this.#appendOne(
+        chatId,
+        i % 2 === 0
+          ? { kind: "tool_started", messageId, payload: { toolUseId, name: "Bash", input: { command: "ls" } } }
+          : { kind: "tool_completed", messageId, payload: { toolUseId, output: "a\nb" } },
+      );
+    }
+    return { head: await this.head() };
+  }
+
+  /**
+   * One assistant message streamed like a model: bursts of 1-4 small text deltas 2-5 ms apart
+   * (about one token per 1.5 ms), until `tokens` were sent or `durationMs` passed; then
+   * `run_completed`. Counts the outbox's D1 batches during the stream (before the terminal flush).
+   */
+  async benchTokens(chatId: string, tokens: number, durationMs: number): Promise<TokenRun> {
+    const messageId = crypto.randomUUID();
+    await this.#appendOne(chatId, {
+      kind: "run_started",
+      messageId,
+      payload: { userMessageId: crypto.randomUUID(), model: "bench" },
+    });
+    const before = { ...this.#d1 };
+    const start = Date.now();
+    let sent = 0;
+    while (tokens > 0 ? sent < tokens : Date.now() - start < durationMs) {
+      await sleep(2 + Math.floor(Math.random() * 4));
+      const burst = 1 + Math.floor(Math.random() * 4);
+      for (let k = 0; k < burst && (tokens === 0 || sent < tokens); k++, sent++) {
+        await this.#appendOne(chatId, { kind: "text_delta", messageId, payload: { text: ` tok${sent % 10}` } });
+      }
+    }
+    const elapsedMs = Date.now() - start;
+    const batches = this.#d1.batches - before.batches;
+    const statements = this.#d1.statements - before.statements;
+    await this.#appendOne(chatId, { kind: "run_completed", messageId, payload: {} });
+    return { tokens: sent, elapsedMs, batches, statements, head: await this.head() };
+  }
+
+  /**
+   * Replay's steps without a socket, for timing from outside (Date.now() stands still within a
+   * turn): "none" returns at once, "read" reads the log like replay, "frames" also builds the frames.
+   */
+  async benchReplaySteps(chatId: string, step: "none" | "read" | "frames"): Promise<number> {
+    if (step === "none") return 0;
+    const rows = this.ctx.storage.sql
+      .exec<EventRow>("SELECT seq, message_id, kind, payload, at FROM events WHERE seq > 0 ORDER BY seq")
+      .toArray();
+    return step === "read" ? rows.length : replayFrames(chatId, rows, "ws").length;
+  }
+
+  async benchStats(): Promise<{ constructions: number } & D1Counter> {
+    return { constructions: constructions.get(this.ctx.id.toString()) ?? 0, ...this.#d1 };
+  }
+}
+
+/** The same accept and broadcast as ChatRoom, validating each draft, but storing nothing anywhere. */
+export class RawBroadcastRoom extends DurableObject<BenchEnv> {
+  #seq = 0;
+
+  override async fetch(): Promise<Response> {
+    return acceptPlain(this.ctx, this.#seq);
+  }
+
+  async benchAppend(chatId: string, n: number, size: number, burst: number): Promise<{ head: number }> {
+    let i = 0;
+    for (const draft of throughputDrafts(n, size)) {
+      this.#seq += 1;
+      broadcast(this.ctx, [envelope(chatId, this.#seq, parseDraft(draft))]);
+      if (++i % burst === 0) await sleep(0);
+    }
+    return { head: this.#seq };
+  }
+}
+
+/** The naive design: every event awaits its own D1 INSERT before it is broadcast. */
+export class NaiveD1Room extends DurableObject<BenchEnv> {
+  #seq = 0;
+
+  override async fetch(): Promise<Response> {
+    return acceptPlain(this.ctx, this.#seq);
+  }
+
+  async benchAppend(chatId: string, n: number, size: number): Promise<{ head: number }> {
+    const insert = this.env.DB.prepare(
+      "INSERT INTO chat_events (chat_id, seq, message_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    for (const draft of throughputDrafts(n, size)) {
+      const valid = parseDraft(draft);
+      const env = envelope(chatId, this.#seq + 1, valid);
+      await insert.bind(chatId, env.seq, env.messageId, env.kind, JSON.stringify(env.payload), env.at).run();
+      this.#seq = env.seq;
+      broadcast(this.ctx, [env]);
+    }
+    return { head: this.#seq };
+  }
+}
+
+function int(url: URL, name: string, fallback: number): number {
+  const value = Number(url.searchParams.get(name) ?? fallback);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`bad ${name}`);
+  return value;
+}
+
+async function benchRoute(request: Request, env: BenchEnv): Promise<Response> {
+  const url = new URL(request.url);
+  const chat = url.searchParams.get("chat") ?? "";
+  const variant = url.searchParams.get("variant") ?? "real";
+  const real = (env.CHAT_ROOM as unknown as DurableObjectNamespace<ChatRoom>).getByName(chat);
+  const [n, size, burst] = [int(url, "n", 1000), int(url, "size", 100), Math.max(1, int(url, "burst", 1))];
+  switch (url.pathname) {
+    case "/bench/append":
+      if (variant === "raw") return Response.json(await env.RAW_ROOM.getByName(chat).benchAppend(chat, n, size, burst));
+      if (variant === "naive") return Response.json(await env.NAIVE_ROOM.getByName(chat).benchAppend(chat, n, size));
+      return Response.json(await real.benchAppend(chat, n, size, burst));
+    case "/bench/listen":
+      return (variant === "naive" ? env.NAIVE_ROOM : env.RAW_ROOM).getByName(chat).fetch(request);
+    case "/bench/ticks":
+      return Response.json(await real.benchTicks(chat, n, int(url, "interval", 10)));
+    case "/bench/tokens":
+      return Response.json(await real.benchTokens(chat, int(url, "tokens", 0), int(url, "duration", 0)));
+    case "/bench/flush":
+      return Response.json(await real.flush(chat));
+    case "/bench/replay-steps": {
+      const step = url.searchParams.get("step");
+      if (step !== "none" && step !== "read" && step !== "frames") throw new Error("bad step");
+      return Response.json(await real.benchReplaySteps(chat, step));
+    }
+    case "/bench/stats":
+      return Response.json(await real.benchStats());
+    case "/bench/d1-rows": {
+      const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM chat_events WHERE chat_id = ?")
+        .bind(chat)
+        .first<{ n: number }>();
+      return Response.json({ rows: row?.n ?? 0 });
+    }
+    default:
+      return new Response("no such bench route", { status: 404 });
+  }
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    if (new URL(request.url).pathname.startsWith("/bench/")) return benchRoute(request, env as BenchEnv);
+    return worker.fetch(request, env, ctx);
+  },
+  scheduled: worker.scheduled,
+} satisfies ExportedHandler<Env>;
