@@ -6,9 +6,8 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { ChatRoom as RealChatRoom } from "../../worker/chat/chat-room";
-import type { EventRow } from "../../worker/chat/event-log";
-import type { ListenerAttachment } from "../../worker/chat/listener-frames";
-import { controlFrame, replayFrames } from "../../worker/chat/listener-frames";
+import type { EventText, ListenerAttachment } from "../../worker/chat/listener-frames";
+import { controlFrame, eventFrames } from "../../worker/chat/listener-frames";
 import { broadcast } from "../../worker/chat/listeners";
 import worker from "../../worker/index";
 import { type Envelope, type EventDraft, parseDraft } from "../../worker/protocol/events";
@@ -38,15 +37,15 @@ function* throughputDrafts(n: number, size: number): Generator<Draft> {
   yield { kind: "usage", messageId: pair[0] || null, payload: { inputTokens: 0, outputTokens: n } };
 }
 
-function envelope(chatId: string, seq: number, draft: EventDraft): Envelope {
+/** The event as the real room hands it to `broadcast`: its payload serialized once. */
+function eventText(seq: number, draft: EventDraft): EventText {
   return {
-    chatId,
     seq,
     messageId: draft.messageId,
     kind: draft.kind,
-    payload: draft.payload,
+    payloadJson: JSON.stringify(draft.payload),
     at: Date.now(),
-  } as Envelope;
+  };
 }
 
 /** Accepts a listener the way the real room does (hibernatable, tagged, attachment), minus replay. */
@@ -157,10 +156,19 @@ export class ChatRoom extends RealChatRoom {
    */
   async benchReplaySteps(chatId: string, step: "none" | "read" | "frames"): Promise<number> {
     if (step === "none") return 0;
-    const rows = this.ctx.storage.sql
-      .exec<EventRow>("SELECT seq, message_id, kind, payload, at FROM events WHERE seq > 0 ORDER BY seq")
-      .toArray();
-    return step === "read" ? rows.length : replayFrames(chatId, rows, "ws").length;
+    const rows: EventText[] = [];
+    for (const [seq, messageId, kind, payloadJson, at] of this.ctx.storage.sql
+      .exec("SELECT seq, message_id, kind, payload, at FROM events WHERE seq > 0 ORDER BY seq")
+      .raw()) {
+      rows.push({
+        seq: Number(seq),
+        messageId: typeof messageId === "string" ? messageId : null,
+        kind: String(kind),
+        payloadJson: String(payloadJson),
+        at: Number(at),
+      });
+    }
+    return step === "read" ? rows.length : eventFrames(JSON.stringify(chatId), rows, "ws").length;
   }
 
   async benchStats(): Promise<{ constructions: number } & D1Counter> {
@@ -180,7 +188,7 @@ export class RawBroadcastRoom extends DurableObject<BenchEnv> {
     let i = 0;
     for (const draft of throughputDrafts(n, size)) {
       this.#seq += 1;
-      broadcast(this.ctx, [envelope(chatId, this.#seq, parseDraft(draft))]);
+      broadcast(this.ctx, JSON.stringify(chatId), [eventText(this.#seq, parseDraft(draft))]);
       if (++i % burst === 0) await sleep(0);
     }
     return { head: this.#seq };
@@ -200,11 +208,10 @@ export class NaiveD1Room extends DurableObject<BenchEnv> {
       "INSERT INTO chat_events (chat_id, seq, message_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)",
     );
     for (const draft of throughputDrafts(n, size)) {
-      const valid = parseDraft(draft);
-      const env = envelope(chatId, this.#seq + 1, valid);
-      await insert.bind(chatId, env.seq, env.messageId, env.kind, JSON.stringify(env.payload), env.at).run();
-      this.#seq = env.seq;
-      broadcast(this.ctx, [env]);
+      const event = eventText(this.#seq + 1, parseDraft(draft));
+      await insert.bind(chatId, event.seq, event.messageId, event.kind, event.payloadJson, event.at).run();
+      this.#seq = event.seq;
+      broadcast(this.ctx, JSON.stringify(chatId), [event]);
     }
     return { head: this.#seq };
   }

@@ -10,13 +10,14 @@ import type { SandboxProvider } from "../sandbox/provider";
 import { providerFromEnv } from "../sandbox/provider-for-env";
 import { Coalescer } from "./coalescer";
 import { type StreamConfig, streamConfig } from "./config";
+import type { PreparedDraft } from "./event-log";
 import { EventLog } from "./event-log";
 import type { ListenerAttachment } from "./listener-frames";
 import { acceptListener, broadcast, CLOSE_CHAT_DELETED, CLOSE_INVALID_FRAME, closeAll } from "./listeners";
 import { type FlushResult, flushOutbox } from "./outbox";
 import { type PermissionOutcome, RunEngine, type SendOutcome, SetupError } from "./run-engine";
 import { type QueueItem, type RunRequest, RunStore } from "./run-store";
-import { fitDraft } from "./truncate";
+import { DEFAULT_EVENT_LIMIT_BYTES, fitDraft } from "./truncate";
 
 /** Headers the Worker sets when it hands a listener's upgrade request to the chat. */
 export const LISTENER_HEADERS = {
@@ -36,6 +37,7 @@ export class ChatRoom extends DurableObject<Env> {
   readonly #coalescer: Coalescer;
   #coalesceTimer: ReturnType<typeof setTimeout> | null = null;
   #alarmAt: number | null = null;
+  #chatIdJson: string | undefined;
   #flushing: Promise<void> | null = null;
   #flushAgain = false;
   #flushFailures = 0;
@@ -262,10 +264,10 @@ export class ChatRoom extends DurableObject<Env> {
     if (drafts.length === 0) return;
     const chatId = this.#log.chatId;
     if (!chatId) throw new Error("ChatRoom used before it knows its chat");
-    const fitted = drafts.flatMap((d) => fitDraft(d));
-    const envelopes = this.#log.append(chatId, fitted, Date.now());
-    broadcast(this.ctx, envelopes);
-    if (envelopes.some((e) => isTerminalKind(e.kind))) void this.#flushNow();
+    const prepared = drafts.flatMap((draft) => prepare(draft));
+    const events = this.#log.append(chatId, prepared, Date.now());
+    broadcast(this.ctx, (this.#chatIdJson ??= JSON.stringify(chatId)), events);
+    if (drafts.some((d) => isTerminalKind(d.kind))) void this.#flushNow();
     else this.#ensureAlarm(Math.max(Date.now() + this.#config.flushIntervalMs, this.#retryNotBefore));
   }
 
@@ -317,4 +319,14 @@ export class ChatRoom extends DurableObject<Env> {
       this.#ensureAlarm(this.#retryNotBefore);
     }
   }
+}
+
+/**
+ * Serializes a draft's payload once. A payload that could pass the event size limit (a UTF-8 byte
+ * is at most 3 per UTF-16 unit) goes through `fitDraft`, which cuts or splits it to fit.
+ */
+function prepare(draft: EventDraft): PreparedDraft[] {
+  const payloadJson = JSON.stringify(draft.payload);
+  if (payloadJson.length * 3 + 512 <= DEFAULT_EVENT_LIMIT_BYTES) return [{ draft, payloadJson }];
+  return fitDraft(draft).map((d) => ({ draft: d, payloadJson: JSON.stringify(d.payload) }));
 }

@@ -6,8 +6,13 @@
  */
 import type { Envelope, EventDraft } from "../protocol/events";
 import { type MessageSnapshot, reduce } from "../protocol/snapshot";
+import type { EventText } from "./listener-frames";
 
-export type EventRow = { seq: number; message_id: string | null; kind: string; payload: string; at: number };
+/** A draft with its payload already serialized (once, for storage and every listener alike). */
+export type PreparedDraft = { draft: EventDraft; payloadJson: string };
+
+/** SQLite takes at most 100 bound parameters per statement: 5 columns → 20 rows per INSERT. */
+const ROWS_PER_INSERT = 20;
 
 /** A message's snapshot as of some seq, with the times of its first and last events. */
 export type SnapshotVersion = { snapshot: MessageSnapshot; createdAt: number; updatedAt: number };
@@ -42,30 +47,35 @@ export class EventLog {
    * Appends drafts in order, giving each the next seq, and folds each into its message's cached
    * snapshot. Synchronous: nothing can interleave, so seq order is append order.
    */
-  append(chatId: string, drafts: readonly EventDraft[], at: number): Envelope[] {
-    const out: Envelope[] = [];
-    for (const draft of drafts) {
-      const seq = this.#head + 1;
+  append(chatId: string, drafts: readonly PreparedDraft[], at: number): EventText[] {
+    const out: EventText[] = [];
+    for (let start = 0; start < drafts.length; start += ROWS_PER_INSERT) {
+      const chunk = drafts.slice(start, start + ROWS_PER_INSERT);
+      const params: (string | number | null)[] = [];
+      for (const { draft, payloadJson } of chunk) {
+        const seq = this.#head + 1 + out.length;
+        params.push(seq, draft.messageId, draft.kind, payloadJson, at);
+        out.push({ seq, messageId: draft.messageId, kind: draft.kind, payloadJson, at });
+      }
       this.#sql.exec(
-        "INSERT INTO events (seq, message_id, kind, payload, at) VALUES (?, ?, ?, ?, ?)",
-        seq,
-        draft.messageId,
-        draft.kind,
-        JSON.stringify(draft.payload),
-        at,
+        `INSERT INTO events (seq, message_id, kind, payload, at) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?)").join(", ")}`,
+        ...params,
       );
-      this.#head = seq;
-      const envelope = {
-        chatId,
-        seq,
-        messageId: draft.messageId,
-        kind: draft.kind,
-        payload: draft.payload,
-        at,
-      } as Envelope;
-      if (draft.messageId !== null) this.#fold(draft.messageId, envelope);
-      out.push(envelope);
     }
+    for (const [i, { draft }] of drafts.entries()) {
+      const seq = this.#head + 1 + i;
+      if (draft.messageId !== null) {
+        this.#fold(draft.messageId, {
+          chatId,
+          seq,
+          messageId: draft.messageId,
+          kind: draft.kind,
+          payload: draft.payload,
+          at,
+        } as Envelope);
+      }
+    }
+    this.#head += drafts.length;
     return out;
   }
 
@@ -82,12 +92,15 @@ export class EventLog {
   /** Folds a message's stored events up to `upTo` (inclusive); undefined when it has none. */
   #rebuild(messageId: string, upTo: number): SnapshotVersion | undefined {
     let version: SnapshotVersion | undefined;
-    const rows = this.#sql.exec<EventRow>(
-      "SELECT seq, message_id, kind, payload, at FROM events WHERE message_id = ? AND seq <= ? ORDER BY seq",
-      messageId,
-      upTo,
-    );
-    for (const row of rows) {
+    const rows = this.#sql
+      .exec(
+        "SELECT seq, message_id, kind, payload, at FROM events WHERE message_id = ? AND seq <= ? ORDER BY seq",
+        messageId,
+        upTo,
+      )
+      .raw();
+    for (const raw of rows) {
+      const row = toText(raw);
       const envelope = this.toEnvelope(row);
       version = {
         snapshot: reduce(version?.snapshot, envelope),
@@ -111,28 +124,28 @@ export class EventLog {
     for (const id of messageIds) this.#cache.delete(id);
   }
 
-  /** Stored events with seq > after, oldest first, at most `limit`. */
-  rows(after: number, limit: number): EventRow[] {
-    return this.#sql
-      .exec<EventRow>(
-        "SELECT seq, message_id, kind, payload, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-        after,
-        limit,
-      )
-      .toArray();
+  /** Stored events with seq > after, oldest first, at most `limit` (payloads as stored JSON). */
+  rows(after: number, limit: number): EventText[] {
+    const out: EventText[] = [];
+    for (const raw of this.#sql
+      .exec("SELECT seq, message_id, kind, payload, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
+      .raw()) {
+      out.push(toText(raw));
+    }
+    return out;
   }
 
   read(after: number, limit: number): Envelope[] {
     return this.rows(after, limit).map((row) => this.toEnvelope(row));
   }
 
-  toEnvelope(row: EventRow): Envelope {
+  toEnvelope(row: EventText): Envelope {
     return {
       chatId: this.chatId ?? "",
       seq: row.seq,
-      messageId: row.message_id,
+      messageId: row.messageId,
       kind: row.kind,
-      payload: JSON.parse(row.payload),
+      payload: JSON.parse(row.payloadJson),
       at: row.at,
     } as Envelope;
   }
@@ -170,4 +183,16 @@ export class EventLog {
       value,
     );
   }
+}
+
+/** A raw row of `SELECT seq, message_id, kind, payload, at` (the shape every query here uses). */
+function toText(raw: SqlStorageValue[]): EventText {
+  const [seq, messageId, kind, payloadJson, at] = raw;
+  return {
+    seq: Number(seq),
+    messageId: typeof messageId === "string" ? messageId : null,
+    kind: String(kind),
+    payloadJson: String(payloadJson),
+    at: Number(at),
+  };
 }

@@ -1,12 +1,10 @@
 /**
- * Frame text for the chat's listeners, in their two wire formats: WebSocket JSON frames
- * (`{"type":"events",...}`, `ready`, `reset`) and SSE text (`id:`/`event:`/`data:`) for the
- * Worker's SSE bridge, which then only copies bytes. Replay packs many stored events per frame and
- * builds their JSON from the stored payload text without parsing it.
+ * Frames for the chat's listeners, in their two wire formats: WebSocket JSON text frames
+ * (`{"type":"events",...}`, `ready`, `reset`) and SSE bytes (`id:`/`event:`/`data:`, UTF-8) for
+ * the Worker's SSE bridge, which then only copies them. Envelope JSON is built around the payload
+ * JSON that is serialized once per event (live) or stored (replay), never parsed and re-encoded.
  */
-import type { Envelope } from "../protocol/events";
 import { encodeSseControl } from "../protocol/frames";
-import type { EventRow } from "./event-log";
 
 export type ListenerFormat = "ws" | "sse";
 
@@ -16,29 +14,37 @@ export type ListenerAttachment = { userId: string; format: ListenerFormat; after
 /** Replay frames stay around this size: big enough to be fast, small enough for any socket. */
 export const REPLAY_FRAME_BYTES = 256 * 1024;
 
-/** The envelope JSON of a stored row; the payload column is already JSON. */
-export function rowEnvelopeJson(chatId: string, row: EventRow): string {
-  return `{"chatId":${JSON.stringify(chatId)},"seq":${row.seq},"messageId":${row.message_id === null ? "null" : JSON.stringify(row.message_id)},"kind":"${row.kind}","payload":${row.payload},"at":${row.at}}`;
+/** An event as stored or just appended: the payload is already JSON text. */
+export type EventText = { seq: number; messageId: string | null; kind: string; payloadJson: string; at: number };
+
+/** The envelope JSON around an already serialized payload (`chatIdJson` is the quoted chat id). */
+export function envelopeJson(chatIdJson: string, e: EventText): string {
+  const messageId = e.messageId === null ? "null" : JSON.stringify(e.messageId);
+  return `{"chatId":${chatIdJson},"seq":${e.seq},"messageId":${messageId},"kind":"${e.kind}","payload":${e.payloadJson},"at":${e.at}}`;
 }
+
+const encoder = new TextEncoder();
 
 function sseEvent(seq: number, kind: string, json: string): string {
   return `id: ${seq}\nevent: ${kind}\ndata: ${json}\n\n`;
 }
 
-/** Packs stored rows into frames of about `REPLAY_FRAME_BYTES` each, in seq order. */
-export function replayFrames(chatId: string, rows: readonly EventRow[], format: ListenerFormat): string[] {
-  const frames: string[] = [];
+export type Frame = string | Uint8Array;
+
+/** Frames carrying these events in seq order, about `REPLAY_FRAME_BYTES` each (one for a live batch). */
+export function eventFrames(chatIdJson: string, events: readonly EventText[], format: ListenerFormat): Frame[] {
+  const frames: Frame[] = [];
   let parts: string[] = [];
   let bytes = 0;
   const emit = () => {
     if (parts.length === 0) return;
-    frames.push(format === "ws" ? `{"type":"events","events":[${parts.join(",")}]}` : parts.join(""));
+    frames.push(format === "ws" ? `{"type":"events","events":[${parts.join(",")}]}` : encoder.encode(parts.join("")));
     parts = [];
     bytes = 0;
   };
-  for (const row of rows) {
-    const json = rowEnvelopeJson(chatId, row);
-    parts.push(format === "ws" ? json : sseEvent(row.seq, row.kind, json));
+  for (const e of events) {
+    const json = envelopeJson(chatIdJson, e);
+    parts.push(format === "ws" ? json : sseEvent(e.seq, e.kind, json));
     bytes += json.length;
     if (bytes >= REPLAY_FRAME_BYTES) emit();
   }
@@ -46,15 +52,6 @@ export function replayFrames(chatId: string, rows: readonly EventRow[], format: 
   return frames;
 }
 
-/** One live frame carrying freshly appended envelopes, encoded once per format. */
-export function liveFrames(envelopes: readonly Envelope[]): Record<ListenerFormat, string> {
-  const jsons = envelopes.map((e) => JSON.stringify(e));
-  return {
-    ws: `{"type":"events","events":[${jsons.join(",")}]}`,
-    sse: envelopes.map((e, i) => sseEvent(e.seq, e.kind, jsons[i] ?? "")).join(""),
-  };
-}
-
-export function controlFrame(format: ListenerFormat, type: "ready" | "reset", head: number): string {
-  return format === "ws" ? JSON.stringify({ type, head }) : encodeSseControl(type, head);
+export function controlFrame(format: ListenerFormat, type: "ready" | "reset", head: number): Frame {
+  return format === "ws" ? JSON.stringify({ type, head }) : encoder.encode(encodeSseControl(type, head));
 }

@@ -4,15 +4,8 @@
  * then live events, all in one synchronous turn of the single writer, so the switch from replay to
  * live can neither skip nor repeat an event.
  */
-import type { Envelope } from "../protocol/events";
 import type { EventLog } from "./event-log";
-import {
-  controlFrame,
-  type ListenerAttachment,
-  type ListenerFormat,
-  liveFrames,
-  replayFrames,
-} from "./listener-frames";
+import { controlFrame, type EventText, eventFrames, type Frame, type ListenerAttachment } from "./listener-frames";
 
 /** Rows read from SQLite per replay step (bounded memory for long logs). */
 const REPLAY_BATCH = 2000;
@@ -36,6 +29,7 @@ export function acceptListener(
   ctx.acceptWebSocket(socket, [attachment.format]);
   socket.serializeAttachment(attachment);
   const { format } = attachment;
+  const chatIdJson = JSON.stringify(chatId);
   let after = attachment.after;
   if (after > log.head) {
     socket.send(controlFrame(format, "reset", log.head));
@@ -45,23 +39,22 @@ export function acceptListener(
     const rows = log.rows(after, REPLAY_BATCH);
     const last = rows.at(-1);
     if (!last) break;
-    for (const frame of replayFrames(chatId, rows, format)) socket.send(frame);
+    for (const frame of eventFrames(chatIdJson, rows, format)) socket.send(frame);
     after = last.seq;
   }
   socket.send(controlFrame(format, "ready", log.head));
 }
 
-/** Sends freshly appended events to every listener, each in its own format. */
-export function broadcast(ctx: DurableObjectState, envelopes: readonly Envelope[]): void {
-  if (envelopes.length === 0) return;
-  let frames: Record<ListenerFormat, string> | undefined;
+/** Sends freshly appended events to every listener: one frame each, encoded once per format. */
+export function broadcast(ctx: DurableObjectState, chatIdJson: string, events: readonly EventText[]): void {
+  if (events.length === 0) return;
   for (const format of ["ws", "sse"] as const) {
     const sockets = ctx.getWebSockets(format);
     if (sockets.length === 0) continue;
-    frames ??= liveFrames(envelopes);
+    const frames: Frame[] = eventFrames(chatIdJson, events, format);
     for (const socket of sockets) {
       try {
-        socket.send(frames[format]);
+        for (const frame of frames) socket.send(frame);
       } catch {
         // A socket that is closing cannot take frames; its close handler cleans up.
       }

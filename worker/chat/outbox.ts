@@ -6,7 +6,8 @@
  */
 import type { MessageSnapshot } from "../protocol/snapshot";
 import { isTerminalStatus, snapshotText } from "../protocol/snapshot";
-import type { EventLog, EventRow } from "./event-log";
+import type { EventLog } from "./event-log";
+import type { EventText } from "./listener-frames";
 
 /** D1 takes at most 100 bound parameters per statement: 6 columns → 16 rows. */
 const EVENT_COLUMNS = 6;
@@ -30,7 +31,7 @@ export async function flushOutbox(
   const last = rows.at(-1);
   if (!last) return null;
   const upTo = last.seq;
-  const messageIds = [...new Set(rows.flatMap((r) => (r.message_id === null ? [] : [r.message_id])))];
+  const messageIds = [...new Set(rows.flatMap((r) => (r.messageId === null ? [] : [r.messageId])))];
   const statements = insertEvents(db, chatId, rows);
   const finished: string[] = [];
   for (const id of messageIds) {
@@ -46,14 +47,14 @@ export async function flushOutbox(
   return { flushedTo: upTo, events: rows.length, messages: messageIds.length, more: log.head > upTo };
 }
 
-function insertEvents(db: D1Database, chatId: string, rows: EventRow[]): D1PreparedStatement[] {
+function insertEvents(db: D1Database, chatId: string, rows: EventText[]): D1PreparedStatement[] {
   const statements: D1PreparedStatement[] = [];
-  let chunk: EventRow[] = [];
+  let chunk: EventText[] = [];
   let bytes = 0;
   const emit = () => {
     if (chunk.length === 0) return;
     const values = chunk.map(() => "(?, ?, ?, ?, ?, ?)").join(", ");
-    const params = chunk.flatMap((r) => [chatId, r.seq, r.message_id, r.kind, r.payload, r.at]);
+    const params = chunk.flatMap((r) => [chatId, r.seq, r.messageId, r.kind, r.payloadJson, r.at]);
     statements.push(
       db
         .prepare(
@@ -65,9 +66,10 @@ function insertEvents(db: D1Database, chatId: string, rows: EventRow[]): D1Prepa
     bytes = 0;
   };
   for (const row of rows) {
-    if (chunk.length === ROWS_PER_INSERT || (chunk.length > 0 && bytes + row.payload.length > BYTES_PER_INSERT)) emit();
+    if (chunk.length === ROWS_PER_INSERT || (chunk.length > 0 && bytes + row.payloadJson.length > BYTES_PER_INSERT))
+      emit();
     chunk.push(row);
-    bytes += row.payload.length;
+    bytes += row.payloadJson.length;
   }
   emit();
   return statements;

@@ -1,21 +1,27 @@
 /**
  * The Worker's SSE bridge: the Worker holds the browser's SSE response and feeds it from an
  * internal WebSocket to the chat's Durable Object, so the object can hibernate while listeners
- * wait. The object already sends SSE text on such sockets; the bridge copies it in order, adds
- * heartbeats, ends the stream after a while (the browser reconnects with its cursor), and stops
- * at the first failed write (a gone client).
+ * wait. The object already sends SSE bytes on such sockets; the bridge copies them in order, adds
+ * heartbeats, ends the stream after a while (the browser reconnects with its cursor), and stops at
+ * the first failed write (a gone client) or when a slow client lets too much pile up.
  */
 import { SSE_HEARTBEAT } from "../protocol/frames";
 
 export type SseBridgeOptions = { heartbeatMs: number; maxMs: number };
 
+/** Bytes queued for a client that does not read before the stream is ended (it resumes by cursor). */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+const encoder = new TextEncoder();
+
 /** Turns an accepted listener socket (SSE format) into an SSE response. */
 export function sseResponse(socket: WebSocket, options: SseBridgeOptions): Response {
-  const stream = new TransformStream<Uint8Array, Uint8Array>();
+  const stream = new TransformStream<Uint8Array, Uint8Array>(undefined, {
+    highWaterMark: MAX_BUFFERED_BYTES,
+    size: (c) => c.byteLength,
+  });
   const writer = stream.writable.getWriter();
-  const encoder = new TextEncoder();
   let closed = false;
-  let pending: Promise<void> = Promise.resolve();
 
   const close = () => {
     if (closed) return;
@@ -27,23 +33,30 @@ export function sseResponse(socket: WebSocket, options: SseBridgeOptions): Respo
     } catch {
       // Already closed.
     }
-    pending.finally(() => writer.close()).catch(() => {});
+    writer.close().catch(() => {});
   };
-  // Writes are chained so frames keep their order; the first failure (client gone) ends everything.
-  const write = (text: string) => {
+  // Writes keep their call order without awaiting each other; a failed one (client gone) ends all.
+  const write = (bytes: Uint8Array) => {
     if (closed) return;
-    pending = pending.then(() => writer.write(encoder.encode(text))).catch(() => close());
+    if ((writer.desiredSize ?? 0) <= 0) {
+      close();
+      return;
+    }
+    writer.write(bytes).catch(close);
   };
 
-  const heartbeat = setInterval(() => write(SSE_HEARTBEAT), options.heartbeatMs);
+  const heartbeat = setInterval(() => write(encoder.encode(SSE_HEARTBEAT)), options.heartbeatMs);
   const deadline = setTimeout(close, options.maxMs);
+  socket.binaryType = "arraybuffer";
   socket.addEventListener("message", (event) => {
-    if (typeof event.data === "string") write(event.data);
+    const data: unknown = event.data;
+    if (typeof data === "string") write(encoder.encode(data));
+    else if (data instanceof ArrayBuffer) write(new Uint8Array(data));
   });
   socket.addEventListener("close", close);
   socket.addEventListener("error", close);
   socket.accept();
-  write("retry: 1000\n\n");
+  write(encoder.encode("retry: 1000\n\n"));
 
   return new Response(stream.readable, {
     headers: {
