@@ -1,8 +1,9 @@
 /**
  * Load-generating clients for the bench runner: an account and chats through the public API, and
- * WebSocket (`ws` package) and SSE (fetch body reader) listeners that hand each raw frame to a
+ * WebSocket (`ws` package) and SSE (node:http) listeners that hand each raw frame to a
  * callback with its arrival time. Frames are not validated here: the cost must stay in the server.
  */
+import { get as httpGet } from "node:http";
 import WebSocket from "ws";
 
 export type Api = { origin: string; cookie: string };
@@ -106,11 +107,11 @@ export class RawMatch {
 }
 
 /**
- * An SSE listener over fetch. `onFrame` gets each event block's `data:` text (control frames
- * included); `ready` resolves at the `event: ready` block.
+ * An SSE listener over node:http (lighter than fetch's web streams, so the client does not
+ * measure itself). `onFrame` gets each event block's `data:` text; `ready` resolves at the
+ * `event: ready` block.
  */
 export function openSse(url: string, cookie: string, onFrame?: OnFrame): Listener {
-  const abort = new AbortController();
   let resolveReady: (at: number) => void = () => {};
   let rejectReady: (error: unknown) => void = () => {};
   let readyAt = 0;
@@ -119,17 +120,17 @@ export function openSse(url: string, cookie: string, onFrame?: OnFrame): Listene
     rejectReady = reject;
   });
   ready.catch(() => {});
-  const pump = async () => {
-    const res = await fetch(url, { headers: { cookie }, signal: abort.signal });
-    if (res.status !== 200 || !res.body) throw new Error(`SSE refused: ${res.status}`);
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
+  let buffer = "";
+  const request = httpGet(url, { headers: { cookie } }, (res) => {
+    if (res.statusCode !== 200) {
+      rejectReady(new Error(`SSE refused: ${res.statusCode}`));
+      res.resume();
+      return;
+    }
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => {
       const at = wallNow();
-      buffer += decoder.decode(value, { stream: true });
+      buffer += chunk;
       let start = 0;
       let end = buffer.indexOf("\n\n");
       while (end >= 0) {
@@ -144,9 +145,9 @@ export function openSse(url: string, cookie: string, onFrame?: OnFrame): Listene
         end = buffer.indexOf("\n\n", start);
       }
       buffer = buffer.slice(start);
-    }
-    rejectReady(new Error("SSE ended before ready"));
-  };
-  pump().catch(rejectReady);
-  return { ready, close: () => abort.abort() };
+    });
+    res.on("end", () => rejectReady(new Error("SSE ended before ready")));
+  });
+  request.on("error", (error) => rejectReady(error));
+  return { ready, close: () => request.destroy() };
 }
