@@ -10,7 +10,8 @@ import type { EventText, ListenerAttachment } from "../../worker/chat/listener-f
 import { controlFrame, eventFrames } from "../../worker/chat/listener-frames";
 import { broadcast } from "../../worker/chat/listeners";
 import worker from "../../worker/index";
-import { type Envelope, type EventDraft, parseDraft } from "../../worker/protocol/events";
+import { type EventDraft, parseDraft } from "../../worker/protocol/events";
+import { createHttpProvider } from "../../worker/sandbox/http-provider";
 
 type BenchEnv = Env & {
   RAW_ROOM: DurableObjectNamespace<RawBroadcastRoom>;
@@ -171,6 +172,15 @@ export class ChatRoom extends RealChatRoom {
     return step === "read" ? rows.length : eventFrames(JSON.stringify(chatId), rows, "ws").length;
   }
 
+  /**
+   * Aims this chat's runs at another sandbox provider (the runs scenario's fast fake one) through
+   * the public `providerFactory`. Held in memory only: the scenario keeps a listener connected and
+   * sends its message right away, so the object is not evicted in between.
+   */
+  async benchUseProvider(baseUrl: string, token: string): Promise<void> {
+    this.providerFactory = () => createHttpProvider({ baseUrl, token });
+  }
+
   async benchStats(): Promise<{ constructions: number } & D1Counter> {
     return { constructions: constructions.get(this.ctx.id.toString()) ?? 0, ...this.#d1 };
   }
@@ -249,6 +259,9 @@ async function benchRoute(request: Request, env: BenchEnv): Promise<Response> {
     }
     case "/bench/stats":
       return Response.json(await real.benchStats());
+    case "/bench/use-provider":
+      await real.benchUseProvider(url.searchParams.get("url") ?? "", url.searchParams.get("token") ?? "");
+      return Response.json({ ok: true });
     case "/bench/d1-rows": {
       const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM chat_events WHERE chat_id = ?")
         .bind(chat)

@@ -1,8 +1,10 @@
 /**
- * The bench runner (`npm run bench [-- scenario... --reps=N --burst=N --via-proxy]`): starts the bench worker,
- * runs each scenario (every figure the median of `reps` runs), prints `bench <name> <value> <unit>`
+ * The bench runner (`npm run bench [-- scenario... --reps=N --burst=N --via-proxy]`): starts the
+ * scripted model and the reference sandbox provider in this process and the bench worker aimed at
+ * them, runs each scenario (every figure the median of `reps` runs), prints `bench <name> <value> <unit>`
  * lines, and always stops the server, also on failure or Ctrl-C.
  */
+import { startTestServers } from "../support/servers.ts";
 import { signUp } from "./clients.ts";
 import type { Context } from "./context.ts";
 import { coalescing } from "./scenarios/coalescing.ts";
@@ -10,12 +12,13 @@ import { latency } from "./scenarios/latency.ts";
 import { memory } from "./scenarios/memory.ts";
 import { profile } from "./scenarios/profile.ts";
 import { replay } from "./scenarios/replay.ts";
+import { runs } from "./scenarios/runs.ts";
 import { throughput } from "./scenarios/throughput.ts";
 import { startServer } from "./server.ts";
 import { note } from "./stats.ts";
 
 // Memory first: later runs would reuse memory freed by the other scenarios and look cheaper.
-const scenarios = { memory, throughput, latency, replay, coalescing } as const;
+const scenarios = { memory, throughput, latency, replay, coalescing, runs } as const;
 /** Diagnostics that run only when named. */
 const extras = { profile } as const;
 const all = { ...scenarios, ...extras };
@@ -35,9 +38,10 @@ if (unknown.length > 0) {
 const selected = (names.length > 0 ? names : Object.keys(scenarios)) as Name[];
 
 const started = Date.now();
-const server = await startServer();
+const sandbox = await startTestServers();
+const server = await startServer({ SANDBOX_URL: sandbox.sandboxUrl, SANDBOX_TOKEN: sandbox.sandboxToken });
 const stop = () => {
-  void server.stop().finally(() => process.exit(130));
+  void Promise.allSettled([server.stop(), sandbox.close()]).finally(() => process.exit(130));
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
@@ -51,6 +55,7 @@ try {
     origin,
     viaProxy,
     api,
+    sandbox,
     reps: option("reps", 3),
     burst: option("burst", 1_000_000),
   };
@@ -69,6 +74,7 @@ try {
   console.error(`--- wrangler output (last 4 KB) ---\n${server.log().slice(-4096)}`);
 } finally {
   await server.stop();
+  await sandbox.close();
 }
 note(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
 process.exit(failed ? 1 : 0);

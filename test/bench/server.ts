@@ -157,7 +157,8 @@ function wrangler(args: string[]): void {
   if (res.status !== 0) throw new Error(`wrangler ${args[0]} failed:\n${res.stdout}\n${res.stderr}`);
 }
 
-export async function startServer(): Promise<BenchServer> {
+/** `vars` override the config's [vars] (and set secrets such as SANDBOX_TOKEN) for this run. */
+export async function startServer(vars: Record<string, string> = {}): Promise<BenchServer> {
   checkBindings();
   const persist = mkdtempSync(join(tmpdir(), "agent-chat-bench-"));
   // Bundled once up front and served with --no-bundle: an edit to the sources while the bench runs
@@ -180,6 +181,7 @@ export async function startServer(): Promise<BenchServer> {
     "127.0.0.1",
     "--port",
     String(port),
+    ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
   // detached: the child leads a new process group, so one signal reaches workerd too.
   const child = spawn("wrangler", [...args, "--inspector-port", String(inspectorPort)], {
