@@ -9,7 +9,7 @@ import { mulberry32 } from "../unit/prng";
 import { createChat, type Session, signUp } from "./helpers";
 import { append, type Listener, openSse, openWs, room } from "./stream-helpers";
 
-const TRIALS_PER_TRANSPORT = 100;
+const TRIALS_PER_TRANSPORT = 200;
 
 async function trial(session: Session, seed: number, transport: "ws" | "sse"): Promise<void> {
   const { int, chance } = mulberry32(seed);

@@ -266,7 +266,8 @@ export class ChatRoom extends DurableObject<Env> {
     if (!chatId) throw new Error("ChatRoom used before it knows its chat");
     const prepared = drafts.flatMap((draft) => prepare(draft));
     const events = this.#log.append(chatId, prepared, Date.now());
-    broadcast(this.ctx, (this.#chatIdJson ??= JSON.stringify(chatId)), events);
+    this.#chatIdJson ??= JSON.stringify(chatId);
+    broadcast(this.ctx, this.#chatIdJson, events);
     if (drafts.some((d) => isTerminalKind(d.kind))) void this.#flushNow();
     else this.#ensureAlarm(Math.max(Date.now() + this.#config.flushIntervalMs, this.#retryNotBefore));
   }
