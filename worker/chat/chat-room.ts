@@ -14,7 +14,7 @@ import type { PreparedDraft } from "./event-log";
 import { EventLog } from "./event-log";
 import type { ListenerAttachment } from "./listener-frames";
 import { acceptListener, broadcast, CLOSE_CHAT_DELETED, CLOSE_INVALID_FRAME, closeAll } from "./listeners";
-import { type FlushResult, flushOutbox } from "./outbox";
+import { OutboxDriver } from "./outbox-driver";
 import { type PermissionOutcome, RunEngine, type SendOutcome, SetupError } from "./run-engine";
 import { type QueueItem, type RunRequest, RunStore } from "./run-store";
 import { DEFAULT_EVENT_LIMIT_BYTES, fitDraft } from "./truncate";
@@ -38,11 +38,7 @@ export class ChatRoom extends DurableObject<Env> {
   #coalesceTimer: ReturnType<typeof setTimeout> | null = null;
   #alarmAt: number | null = null;
   #chatIdJson: string | undefined;
-  #flushing: Promise<void> | null = null;
-  #flushAgain = false;
-  #flushFailures = 0;
-  /** After a failed D1 write, no retry before this time (backoff), however busy the chat is. */
-  #retryNotBefore = 0;
+  readonly #outbox: OutboxDriver;
   /**
    * Builds the sandbox provider client (an edge passed in, so tests can aim one chat at a fault
    * injector). Defaults to the configured provider.
@@ -57,6 +53,12 @@ export class ChatRoom extends DurableObject<Env> {
     this.#coalescer = new Coalescer({
       windowMs: this.#config.coalesceWindowMs,
       maxBytes: this.#config.coalesceMaxBytes,
+    });
+    this.#outbox = new OutboxDriver({
+      log: () => this.#log,
+      db: env.DB,
+      config: this.#config,
+      wakeAt: (at) => this.#ensureAlarm(at),
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     // A run that was streaming when this object was evicted or restarted: the watchdog re-attaches.
@@ -96,7 +98,7 @@ export class ChatRoom extends DurableObject<Env> {
   async flush(chatId: string): Promise<{ head: number; flushedSeq: number }> {
     this.#log.bindChat(chatId);
     this.#commitWaitingDeltas();
-    await this.#flushNow();
+    await this.#outbox.flushNow();
     return { head: this.#log.head, flushedSeq: this.#log.flushedSeq };
   }
 
@@ -204,7 +206,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#alarmAt = null;
     this.#commitWaitingDeltas();
     if (this.#log.chatId) this.#runs(this.#log.chatId).watchdog();
-    await this.#flushNow();
+    await this.#outbox.flushNow();
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -268,57 +270,16 @@ export class ChatRoom extends DurableObject<Env> {
     const events = this.#log.append(chatId, prepared, Date.now());
     this.#chatIdJson ??= JSON.stringify(chatId);
     broadcast(this.ctx, this.#chatIdJson, events);
-    if (drafts.some((d) => isTerminalKind(d.kind))) void this.#flushNow();
-    else this.#ensureAlarm(Math.max(Date.now() + this.#config.flushIntervalMs, this.#retryNotBefore));
+    this.#outbox.committed(
+      drafts.some((d) => isTerminalKind(d.kind)),
+      Date.now(),
+    );
   }
 
   #ensureAlarm(at: number): void {
     if (this.#alarmAt !== null && this.#alarmAt <= at) return;
     this.#alarmAt = at;
     void this.ctx.storage.setAlarm(at);
-  }
-
-  /** Runs one flush loop at a time; a request during a flush makes it go round once more. */
-  #flushNow(): Promise<void> {
-    if (this.#flushing) {
-      this.#flushAgain = true;
-      return this.#flushing;
-    }
-    this.#flushing = this.#flushLoop().finally(() => {
-      this.#flushing = null;
-    });
-    return this.#flushing;
-  }
-
-  async #flushLoop(): Promise<void> {
-    const chatId = this.#log.chatId;
-    if (!chatId) return;
-    try {
-      let result: FlushResult | null;
-      do {
-        this.#flushAgain = false;
-        result = await flushOutbox(this.#log, this.env.DB, chatId);
-      } while (result?.more || this.#flushAgain);
-      this.#flushFailures = 0;
-      this.#retryNotBefore = 0;
-    } catch (error: unknown) {
-      this.#flushFailures += 1;
-      const delay = Math.min(
-        this.#config.flushRetryMaxMs,
-        this.#config.flushRetryBaseMs * 2 ** Math.min(this.#flushFailures - 1, 16),
-      );
-      console.warn(
-        JSON.stringify({
-          msg: "D1 flush failed; retrying",
-          chatId,
-          attempt: this.#flushFailures,
-          delay,
-          error: String(error),
-        }),
-      );
-      this.#retryNotBefore = Date.now() + delay;
-      this.#ensureAlarm(this.#retryNotBefore);
-    }
   }
 }
 
