@@ -75,12 +75,7 @@ export class RunStore {
     this.#sql.exec(
       `INSERT INTO run (id, user_message_id, assistant_message_id, content, model, permission_mode, source, started_at)
        VALUES (1, ?, ?, ?, ?, ?, ?, ?)`,
-      request.userMessageId,
-      request.assistantMessageId,
-      request.content,
-      request.model,
-      request.permissionMode,
-      request.source,
+      ...requestColumns(request),
       now,
     );
     return true;
@@ -117,12 +112,7 @@ export class RunStore {
       `INSERT INTO queue (position, user_message_id, assistant_message_id, content, model, permission_mode, source)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
       position,
-      request.userMessageId,
-      request.assistantMessageId,
-      request.content,
-      request.model,
-      request.permissionMode,
-      request.source,
+      ...requestColumns(request),
     );
   }
 
@@ -213,6 +203,11 @@ export class RunStore {
       value,
     );
   }
+}
+
+/** A request's columns in table order: user and assistant message ids, content, model, mode, source. */
+function requestColumns(r: RunRequest): string[] {
+  return [r.userMessageId, r.assistantMessageId, r.content, r.model, r.permissionMode, r.source];
 }
 
 function toRequest(row: Omit<QueueRow, "position">): RunRequest {

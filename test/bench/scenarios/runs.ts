@@ -5,11 +5,13 @@
  * records as fast as it can, POST → `run_completed` at a listener, against the persisted append
  * rate of the stream core measured in the same repetition.
  */
+
 import { randomUUID } from "node:crypto";
-import { type Api, bench, createChat, openWs, RawMatch, signUp, wallNow } from "../clients.ts";
+import { type Api, bench, createChat, openWs, signUp, wallNow } from "../clients.ts";
 import type { Context } from "../context.ts";
 import { type FastProvider, startFastProvider } from "../fast-provider.ts";
 import { figure, median, note } from "../stats.ts";
+import { measure } from "./throughput.ts";
 
 /** The scripted model's reply in the first-delta runs: a short text, streamed in 16-character chunks. */
 const REPLY = "Hello from the bench: a short reply.";
@@ -26,6 +28,7 @@ const DELTA_TEXT = "lorem ipsum ";
 /** Text deltas of the fast provider's short reply (REPLY's size). */
 const SHORT_DELTAS = 3;
 /** The append-rate comparison: the throughput scenario's 100-byte deltas, 1 listener. */
+/** The throughput scenario's event size (its `measure` appends 100-byte text deltas). */
 const APPEND_SIZE = 100;
 
 type Kind = "text_delta" | "run_completed" | "run_failed" | "run_cancelled";
@@ -163,23 +166,6 @@ async function ingest(ctx: Context, api: Api, fast: FastProvider): Promise<numbe
   return INGEST_DELTAS / (run.completedMs / 1000);
 }
 
-/** The stream core's persisted append rate for as many events, 1 listener (as in the throughput scenario). */
-async function appendRate(ctx: Context, n: number): Promise<number> {
-  const chat = await createChat(ctx.api);
-  const match = new RawMatch('"kind":"usage"');
-  const listener = openWs(`${ctx.origin.replace("http", "ws")}/api/chats/${chat}/ws`, ctx.api.cookie, undefined, match);
-  try {
-    await listener.ready;
-    const arrival = match.next();
-    const start = wallNow();
-    await bench(ctx.origin, "append", { variant: "real", chat, n, size: APPEND_SIZE, burst: ctx.burst });
-    return (n + 1) / (((await arrival) - start) / 1000);
-  } finally {
-    listener.close();
-    await bench(ctx.origin, "flush", { chat });
-  }
-}
-
 async function registerScript(modelUrl: string, id: string): Promise<void> {
   const turns = [{ blocks: [{ type: "text", text: REPLY }] }];
   const res = await fetch(`${modelUrl}/__scripts`, { method: "POST", body: JSON.stringify({ id, turns }) });
@@ -211,7 +197,8 @@ async function repetition(ctx: Context, fast: FastProvider, prompt: string, inde
     extra: median(oursMs.map((value, i) => value - (directMs[i] ?? Number.NaN))),
     instant: await oursInstant(ctx, api, fast),
     ingest: await ingest(ctx, api, fast),
-    append: await appendRate(ctx, INGEST_DELTAS),
+    // The stream core's persisted append rate for as many events, 1 listener (the throughput scenario's measure).
+    append: await measure(ctx, "real", 1, ctx.burst, INGEST_DELTAS),
   };
   const list = (values: number[]) => values.map((v) => v.toFixed(0)).join(", ");
   note(

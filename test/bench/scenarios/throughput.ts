@@ -18,7 +18,13 @@ const EVENTS: Record<Variant, Record<number, number>> = {
 const SIZE = 100;
 
 /** Events per second from the append request until every listener has the last event. */
-async function measure(ctx: Context, variant: Variant, listeners: number, burst: number): Promise<number> {
+export async function measure(
+  ctx: Context,
+  variant: Variant,
+  listeners: number,
+  burst: number,
+  n = EVENTS[variant][listeners] ?? 1000,
+): Promise<number> {
   const chat = await createChat(ctx.api);
   const wsOrigin = ctx.origin.replace("http", "ws");
   const url =
@@ -35,7 +41,6 @@ async function measure(ctx: Context, variant: Variant, listeners: number, burst:
   try {
     await Promise.all(sockets.map((s) => s.ready));
     const arrivals = Promise.all(matches.map((m) => m.next()));
-    const n = EVENTS[variant][listeners] ?? 1000;
     const start = wallNow();
     await bench(ctx.origin, "append", { variant, chat, n, size: SIZE, burst });
     const end = Math.max(...(await arrivals));
