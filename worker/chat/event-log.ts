@@ -135,10 +135,6 @@ export class EventLog {
     return out;
   }
 
-  read(after: number, limit: number): Envelope[] {
-    return this.rows(after, limit).map((row) => this.toEnvelope(row));
-  }
-
   toEnvelope(row: EventText): Envelope {
     return {
       chatId: this.chatId ?? "",
