@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Envelope } from "../../worker/protocol/events";
@@ -89,6 +89,37 @@ describe("durability: DO SQLite first, D1 in batches", () => {
     for (let i = 0; i < 50 && (await d1Events(chat.id)).length < 3; i++) await room(chat.id).head();
     expect((await d1Events(chat.id)).map((e) => e.kind)).toEqual(["user_message", "run_started", "run_cancelled"]);
     expect((await d1Messages(chat.id)).get(a)?.status).toBe("cancelled");
+  });
+
+  it("rebuilds snapshots after eviction from their checkpoints and the log, whatever was flushed", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const [u1, a1, u2, a2] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    const first = conversation(u1, a1, ["one ", "two ", "three"]);
+    const second = conversation(u2, a2, ["alpha ", "beta"]);
+    // a1 half flushed (a checkpoint), then more of it; a2 started but never flushed; then eviction.
+    await append(chat.id, first.slice(0, 3));
+    await room(chat.id).flush(chat.id);
+    await append(chat.id, first.slice(3, 4));
+    await append(chat.id, second.slice(0, 3));
+    await evictDurableObject(room(chat.id));
+    // Both messages go on in a fresh instance that must fold onto what it rebuilds.
+    await append(chat.id, [...first.slice(4), ...second.slice(3)]);
+    await room(chat.id).flush(chat.id);
+
+    const log = await doLog(session, chat.id);
+    const expected = replay(log);
+    const stored = await d1Messages(chat.id);
+    for (const id of [u1, a1, u2, a2]) {
+      expect(JSON.parse(stored.get(id)?.content_render ?? "null")).toEqual(expected.get(id));
+    }
+    expect(expected.get(a1)).toMatchObject({ status: "completed", content: "one two three" });
+    expect(expected.get(a2)).toMatchObject({ status: "completed", content: "alpha beta" });
+    // A finished message rebuilt from its checkpoint alone after another eviction.
+    await evictDurableObject(room(chat.id));
+    await append(chat.id, [{ kind: "text_delta", messageId: a1, payload: { text: " ignored" } }]);
+    await room(chat.id).flush(chat.id);
+    expect(JSON.parse((await d1Messages(chat.id)).get(a1)?.content_render ?? "null")).toEqual(expected.get(a1));
   });
 
   it("loses nothing while D1 writes fail, and catches up once they succeed", async () => {

@@ -13,7 +13,7 @@ import { type StreamConfig, streamConfig } from "./config";
 import type { PreparedDraft } from "./event-log";
 import { EventLog } from "./event-log";
 import type { ListenerAttachment } from "./listener-frames";
-import { acceptListener, broadcast, CLOSE_CHAT_DELETED, CLOSE_INVALID_FRAME, closeAll } from "./listeners";
+import { acceptListener, CLOSE_CHAT_DELETED, CLOSE_INVALID_FRAME, closeAll, Fanout } from "./listeners";
 import { OutboxDriver } from "./outbox-driver";
 import { type PermissionOutcome, RunEngine, type SendOutcome, SetupError } from "./run-engine";
 import { type QueueItem, type RunRequest, RunStore } from "./run-store";
@@ -39,6 +39,7 @@ export class ChatRoom extends DurableObject<Env> {
   #alarmAt: number | null = null;
   #chatIdJson: string | undefined;
   readonly #outbox: OutboxDriver;
+  readonly #fanout: Fanout;
   /**
    * Builds the sandbox provider client (an edge passed in, so tests can aim one chat at a fault
    * injector). Defaults to the configured provider.
@@ -60,6 +61,7 @@ export class ChatRoom extends DurableObject<Env> {
       config: this.#config,
       wakeAt: (at) => this.#ensureAlarm(at),
     });
+    this.#fanout = new Fanout(ctx);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     // A run that was streaming when this object was evicted or restarted: the watchdog re-attaches.
     if (this.#store.active()) this.#ensureAlarm(Date.now());
@@ -114,6 +116,7 @@ export class ChatRoom extends DurableObject<Env> {
         console.warn(JSON.stringify({ msg: "sandbox not deleted with its chat", chatId, error: String(error) }));
       }
     }
+    this.#fanout.clear();
     closeAll(this.ctx, CLOSE_CHAT_DELETED, "chat deleted");
     if (this.#coalesceTimer) clearTimeout(this.#coalesceTimer);
     await this.ctx.storage.deleteAlarm();
@@ -179,6 +182,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#log.bindChat(chatId);
     const pair = new WebSocketPair();
     const attachment: ListenerAttachment = { userId, format, after, connectedAt: Date.now() };
+    this.#fanout.flush();
     acceptListener(this.ctx, this.#log, chatId, pair[1], attachment);
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
@@ -270,7 +274,7 @@ export class ChatRoom extends DurableObject<Env> {
     const prepared = drafts.flatMap((draft) => prepare(draft));
     const events = this.#log.append(chatId, prepared, Date.now());
     this.#chatIdJson ??= JSON.stringify(chatId);
-    broadcast(this.ctx, this.#chatIdJson, events);
+    this.#fanout.push(this.#chatIdJson, events);
     this.#outbox.committed(
       drafts.some((d) => isTerminalKind(d.kind)),
       Date.now(),

@@ -1,11 +1,13 @@
 /**
  * The chat's event log in Durable Object SQLite: assigns seq 1, 2, 3 … (no gap, never reused, also
  * across eviction, since the head is read back from the table) and stores each event in the same
- * synchronous turn. Message snapshots are a fold over the log, cached in memory and rebuilt from it
- * after an eviction. Used only by the ChatRoom Durable Object, the chat's single writer.
+ * synchronous turn. Message snapshots are a fold over the log, cached in memory; each D1 flush also
+ * stores them as checkpoints, so after an eviction a snapshot is rebuilt from its checkpoint plus the
+ * few events after it (a seq range scan: the log needs no index beyond its primary key, which keeps
+ * each append to one B-tree insert). Used only by the ChatRoom Durable Object, the chat's single writer.
  */
 import type { Envelope, EventDraft } from "../protocol/events";
-import { type MessageSnapshot, reduce } from "../protocol/snapshot";
+import { type MessageSnapshot, messageSnapshotSchema, reduce } from "../protocol/snapshot";
 import type { EventText } from "./listener-frames";
 
 /** A draft with its payload already serialized (once, for storage and every listener alike). */
@@ -20,6 +22,8 @@ export type SnapshotVersion = { snapshot: MessageSnapshot; createdAt: number; up
 export class EventLog {
   readonly #sql: SqlStorage;
   #head: number;
+  /** The head when this instance opened the log: later events were all folded into the cache. */
+  readonly #coldHead: number;
   #cache = new Map<string, SnapshotVersion>();
   #chatId: string | undefined;
 
@@ -32,9 +36,17 @@ export class EventLog {
       payload TEXT NOT NULL,
       at INTEGER NOT NULL
     )`);
-    sql.exec("CREATE INDEX IF NOT EXISTS events_message ON events (message_id, seq)");
+    // Rebuilds read checkpoints and seq ranges; an index on message_id would cost every append.
+    sql.exec("DROP INDEX IF EXISTS events_message");
+    sql.exec(`CREATE TABLE IF NOT EXISTS checkpoints (
+      message_id TEXT PRIMARY KEY,
+      snapshot TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    )`);
     sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     this.#head = sql.exec<{ head: number | null }>("SELECT MAX(seq) AS head FROM events").one().head ?? 0;
+    this.#coldHead = this.#head;
     this.#chatId = this.#meta("chat_id");
   }
 
@@ -89,21 +101,32 @@ export class EventLog {
     });
   }
 
-  /** Folds a message's stored events up to `upTo` (inclusive); undefined when it has none. */
-  #rebuild(messageId: string, upTo: number): SnapshotVersion | undefined {
-    let version: SnapshotVersion | undefined;
+  /**
+   * Folds a message's stored events up to `upTo` (inclusive); undefined when it has none. Starts
+   * from its checkpoint when that is not past `upTo`, else from its first event. A message without
+   * a checkpoint has no event at or below the flushed seq (every flush checkpoints the messages it
+   * copies), and events this instance appended were folded into `known` (the cached version), so
+   * the scan covers only what neither can tell.
+   */
+  #rebuild(messageId: string, upTo: number, known?: SnapshotVersion): SnapshotVersion | undefined {
+    const checkpoint = this.#checkpoint(messageId);
+    let version = checkpoint && checkpoint.snapshot.lastSeq <= upTo ? checkpoint : undefined;
+    const createdSeq = known?.snapshot.createdSeq ?? checkpoint?.snapshot.createdSeq;
+    const from = version ? version.snapshot.lastSeq : createdSeq !== undefined ? createdSeq - 1 : this.flushedSeq;
+    const to = known ? upTo : Math.min(upTo, this.#coldHead);
+    if (to <= from) return version;
     const rows = this.#sql
       .exec(
-        "SELECT seq, message_id, kind, payload, at FROM events WHERE message_id = ? AND seq <= ? ORDER BY seq",
+        "SELECT seq, message_id, kind, payload, at FROM events WHERE seq > ? AND seq <= ? AND message_id = ? ORDER BY seq",
+        from,
+        to,
         messageId,
-        upTo,
       )
       .raw();
     for (const raw of rows) {
       const row = toText(raw);
-      const envelope = this.toEnvelope(row);
       version = {
-        snapshot: reduce(version?.snapshot, envelope),
+        snapshot: reduce(version?.snapshot, this.toEnvelope(row)),
         createdAt: version?.createdAt ?? row.at,
         updatedAt: row.at,
       };
@@ -111,12 +134,41 @@ export class EventLog {
     return version;
   }
 
+  #checkpoint(messageId: string): SnapshotVersion | undefined {
+    const row = this.#sql
+      .exec<{ snapshot: string; created_at: number; updated_at: number }>(
+        "SELECT snapshot, created_at, updated_at FROM checkpoints WHERE message_id = ?",
+        messageId,
+      )
+      .toArray()[0];
+    if (!row) return undefined;
+    return {
+      snapshot: messageSnapshotSchema.parse(JSON.parse(row.snapshot)),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  /** Stores snapshot versions as the messages' checkpoints (the outbox calls it per flush). */
+  checkpoint(versions: readonly SnapshotVersion[]): void {
+    for (const v of versions) {
+      this.#sql.exec(
+        `INSERT INTO checkpoints (message_id, snapshot, created_at, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (message_id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at`,
+        v.snapshot.messageId,
+        JSON.stringify(v.snapshot),
+        v.createdAt,
+        v.updatedAt,
+      );
+    }
+  }
+
   /** The message's snapshot as of `upTo` (default: the head). */
   snapshot(messageId: string, upTo = this.#head): SnapshotVersion | undefined {
     const cached = this.#cache.get(messageId) ?? this.#rebuild(messageId, this.#head);
     if (cached && !this.#cache.has(messageId)) this.#cache.set(messageId, cached);
     if (!cached || cached.snapshot.lastSeq <= upTo) return cached;
-    return this.#rebuild(messageId, upTo);
+    return this.#rebuild(messageId, upTo, cached);
   }
 
   /** Forgets cached snapshots (they are rebuilt from the log on demand). */

@@ -45,7 +45,55 @@ export function acceptListener(
   socket.send(controlFrame(format, "ready", log.head));
 }
 
-/** Sends freshly appended events to every listener: one frame each, encoded once per format. */
+/**
+ * Live delivery. A frame sent while the object has uncommitted writes is held by the runtime's
+ * output gate until the commit, at a cost per frame. So events committed in the same turns are
+ * collected and sent together once storage has synced: one frame per listener (per ~256 KiB)
+ * however many events, no later than the gate would have let them out. Correctness does not
+ * depend on the timing: a frame that does go out early is still held by the gate.
+ */
+export class Fanout {
+  readonly #ctx: DurableObjectState;
+  #chatIdJson = "";
+  #pending: EventText[] = [];
+  #scheduled = false;
+
+  constructor(ctx: DurableObjectState) {
+    this.#ctx = ctx;
+  }
+
+  /** Queues committed events for every listener connected when they go out. */
+  push(chatIdJson: string, events: readonly EventText[]): void {
+    if (events.length === 0) return;
+    this.#chatIdJson = chatIdJson;
+    for (const event of events) this.#pending.push(event);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    const send = () => {
+      this.#scheduled = false;
+      this.flush();
+    };
+    this.#ctx.storage.sync().then(send, send);
+  }
+
+  /**
+   * Sends what waits, now. Called before a listener is accepted: its replay reads the log, which
+   * already holds these events, so they must reach the older listeners first and not the new one.
+   */
+  flush(): void {
+    if (this.#pending.length === 0) return;
+    const events = this.#pending;
+    this.#pending = [];
+    broadcast(this.#ctx, this.#chatIdJson, events);
+  }
+
+  /** Forgets what waits (the chat is gone). */
+  clear(): void {
+    this.#pending = [];
+  }
+}
+
+/** Sends events to every listener now: one frame each (per ~256 KiB), encoded once per format. */
 export function broadcast(ctx: DurableObjectState, chatIdJson: string, events: readonly EventText[]): void {
   if (events.length === 0) return;
   for (const format of ["ws", "sse"] as const) {

@@ -6,7 +6,7 @@
  */
 import type { MessageSnapshot } from "../protocol/snapshot";
 import { isTerminalStatus, snapshotText } from "../protocol/snapshot";
-import type { EventLog } from "./event-log";
+import type { EventLog, SnapshotVersion } from "./event-log";
 import type { EventText } from "./listener-frames";
 
 /** D1 takes at most 100 bound parameters per statement: 6 columns → 16 rows. */
@@ -34,13 +34,17 @@ export async function flushOutbox(
   const messageIds = [...new Set(rows.flatMap((r) => (r.messageId === null ? [] : [r.messageId])))];
   const statements = insertEvents(db, chatId, rows);
   const finished: string[] = [];
+  const versions: SnapshotVersion[] = [];
   for (const id of messageIds) {
     const version = log.snapshot(id, upTo);
     if (!version) continue;
+    versions.push(version);
     statements.push(upsertMessage(db, chatId, version.snapshot, version.createdAt, version.updatedAt));
     if (isTerminalStatus(version.snapshot.status)) finished.push(id);
   }
   await db.batch(statements);
+  // Same turn: a checkpoint exists for every message with an event at or below the flushed seq.
+  log.checkpoint(versions);
   log.markFlushed(upTo);
   // A finished message that D1 now holds need not stay in memory; the log can rebuild it.
   log.dropCached(finished);
