@@ -1,4 +1,4 @@
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createChat, signUp } from "./helpers";
 import { append, conversation, openSse, openWs, room, until, untilReady } from "./stream-helpers";
@@ -116,6 +116,21 @@ describe("listeners", () => {
     expect((await until(sse, 3)).map((e) => e.seq)).toEqual([2, 3]);
     ws.close();
     sse.close();
+  });
+
+  it("closes an SSE listener's bridge socket in the room once its client goes away", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    await append(chat.id, [usage(crypto.randomUUID(), 1)]);
+    const sse = await openSse(session, chat.id, { after: 0 });
+    await untilReady(sse);
+    const bridges = () => runInDurableObject(room(chat.id), (_, state) => state.getWebSockets("sse").length);
+    expect(await bridges()).toBe(1);
+    sse.close();
+    // The close travels client → Worker → room; each check is a turn of the room.
+    let open = 1;
+    for (let i = 0; i < 100 && open > 0; i++) open = await bridges();
+    expect(open).toBe(0);
   });
 
   it("answers a ping with a pong and closes on any other frame", async () => {

@@ -2,8 +2,8 @@
  * The Worker's SSE bridge: the Worker holds the browser's SSE response and feeds it from an
  * internal WebSocket to the chat's Durable Object, so the object can hibernate while listeners
  * wait. The object already sends SSE bytes on such sockets; the bridge copies them in order, adds
- * heartbeats, ends the stream after a while (the browser reconnects with its cursor), and stops at
- * the first failed write (a gone client) or when a slow client lets too much pile up.
+ * heartbeats, ends the stream after a while (the browser reconnects with its cursor), and stops when
+ * the response is abandoned (a gone client) or when a slow client lets too much pile up.
  */
 import { SSE_HEARTBEAT } from "../protocol/frames";
 
@@ -16,9 +16,19 @@ const encoder = new TextEncoder();
 
 /** Turns an accepted listener socket (SSE format) into an SSE response. */
 export function sseResponse(socket: WebSocket, options: SseBridgeOptions): Response {
-  // A native byte stream: copying frames through it costs less than a JS TransformStream.
-  const stream = new IdentityTransformStream({ highWaterMark: MAX_BUFFERED_BYTES });
-  const writer = stream.writable.getWriter();
+  // A JS stream the runtime drains into the response: enqueueing costs no promise per frame (a
+  // native IdentityTransformStream write costs about twice as much per event here).
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start: (c) => {
+        controller = c;
+      },
+      // The response was abandoned (client gone): nothing more to read.
+      cancel: () => close(),
+    },
+    { highWaterMark: MAX_BUFFERED_BYTES, size: (chunk) => chunk.byteLength },
+  );
   let closed = false;
 
   const close = () => {
@@ -31,16 +41,20 @@ export function sseResponse(socket: WebSocket, options: SseBridgeOptions): Respo
     } catch {
       // Already closed.
     }
-    writer.close().catch(() => {});
+    try {
+      controller?.close();
+    } catch {
+      // Already closed or cancelled.
+    }
   };
-  // Writes keep their call order without awaiting each other; a failed one (client gone) ends all.
+  // Frames queue in call order; a client that lets too much pile up is ended (it resumes by cursor).
   const write = (bytes: Uint8Array) => {
-    if (closed) return;
-    if ((writer.desiredSize ?? 0) <= 0) {
+    if (closed || !controller) return;
+    if ((controller.desiredSize ?? 0) <= 0) {
       close();
       return;
     }
-    writer.write(bytes).catch(close);
+    controller.enqueue(bytes);
   };
 
   const heartbeat = setInterval(() => write(encoder.encode(SSE_HEARTBEAT)), options.heartbeatMs);
@@ -56,7 +70,7 @@ export function sseResponse(socket: WebSocket, options: SseBridgeOptions): Respo
   socket.accept();
   write(encoder.encode("retry: 1000\n\n"));
 
-  return new Response(stream.readable, {
+  return new Response(stream, {
     headers: {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
