@@ -8,7 +8,7 @@ import { DurableObject } from "cloudflare:workers";
 import { ChatRoom as RealChatRoom } from "../../worker/chat/chat-room";
 import type { EventText, ListenerAttachment } from "../../worker/chat/listener-frames";
 import { controlFrame, eventFrames } from "../../worker/chat/listener-frames";
-import { broadcast } from "../../worker/chat/listeners";
+import { broadcast, Fanout } from "../../worker/chat/listeners";
 import worker from "../../worker/index";
 import { type EventDraft, parseDraft } from "../../worker/protocol/events";
 import { createHttpProvider } from "../../worker/sandbox/http-provider";
@@ -186,19 +186,33 @@ export class ChatRoom extends RealChatRoom {
   }
 }
 
-/** The same accept and broadcast as ChatRoom, validating each draft, but storing nothing anywhere. */
+/**
+ * The same accept and fan-out as ChatRoom, validating each draft, but storing nothing anywhere.
+ * Plain, it sends each event at once (what the runtime does unaided); packed, it goes through the
+ * real room's `Fanout` (events of one turn in one frame), so only persistence differs.
+ */
 export class RawBroadcastRoom extends DurableObject<BenchEnv> {
   #seq = 0;
+  readonly #fanout = new Fanout(this.ctx);
 
   override async fetch(): Promise<Response> {
     return acceptPlain(this.ctx, this.#seq);
   }
 
-  async benchAppend(chatId: string, n: number, size: number, burst: number): Promise<{ head: number }> {
+  async benchAppend(
+    chatId: string,
+    n: number,
+    size: number,
+    burst: number,
+    packed: boolean,
+  ): Promise<{ head: number }> {
     let i = 0;
+    const chatIdJson = JSON.stringify(chatId);
     for (const draft of throughputDrafts(n, size)) {
       this.#seq += 1;
-      broadcast(this.ctx, JSON.stringify(chatId), [eventText(this.#seq, parseDraft(draft))]);
+      const events = [eventText(this.#seq, parseDraft(draft))];
+      if (packed) this.#fanout.push(chatIdJson, events);
+      else broadcast(this.ctx, chatIdJson, events);
       if (++i % burst === 0) await sleep(0);
     }
     return { head: this.#seq };
@@ -241,7 +255,10 @@ async function benchRoute(request: Request, env: BenchEnv): Promise<Response> {
   const [n, size, burst] = [int(url, "n", 1000), int(url, "size", 100), Math.max(1, int(url, "burst", 1))];
   switch (url.pathname) {
     case "/bench/append":
-      if (variant === "raw") return Response.json(await env.RAW_ROOM.getByName(chat).benchAppend(chat, n, size, burst));
+      if (variant === "raw" || variant === "raw-packed") {
+        const packed = variant === "raw-packed";
+        return Response.json(await env.RAW_ROOM.getByName(chat).benchAppend(chat, n, size, burst, packed));
+      }
       if (variant === "naive") return Response.json(await env.NAIVE_ROOM.getByName(chat).benchAppend(chat, n, size));
       return Response.json(await real.benchAppend(chat, n, size, burst));
     case "/bench/listen":
