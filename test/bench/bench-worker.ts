@@ -6,9 +6,11 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { ChatRoom as RealChatRoom } from "../../worker/chat/chat-room";
-import type { EventText, ListenerAttachment } from "../../worker/chat/listener-frames";
+import { streamConfig } from "../../worker/chat/config";
+import type { EventText, ListenerAttachment, ListenerFormat } from "../../worker/chat/listener-frames";
 import { controlFrame, eventFrames } from "../../worker/chat/listener-frames";
 import { broadcast, Fanout } from "../../worker/chat/listeners";
+import { sseResponse } from "../../worker/http/sse-bridge";
 import worker from "../../worker/index";
 import { type EventDraft, parseDraft } from "../../worker/protocol/events";
 import { createHttpProvider } from "../../worker/sandbox/http-provider";
@@ -38,6 +40,14 @@ function* throughputDrafts(n: number, size: number): Generator<Draft> {
   yield { kind: "usage", messageId: pair[0] || null, payload: { inputTokens: 0, outputTokens: n } };
 }
 
+/** The latency scenario's events: tool cards opening and closing (never merged). */
+function tickDraft(messageId: string, i: number): Draft {
+  const toolUseId = `t${i >> 1}`;
+  return i % 2 === 0
+    ? { kind: "tool_started", messageId, payload: { toolUseId, name: "Bash", input: { command: "ls" } } }
+    : { kind: "tool_completed", messageId, payload: { toolUseId, output: "a\nb" } };
+}
+
 /** The event as the real room hands it to `broadcast`: its payload serialized once. */
 function eventText(seq: number, draft: EventDraft): EventText {
   return {
@@ -50,12 +60,12 @@ function eventText(seq: number, draft: EventDraft): EventText {
 }
 
 /** Accepts a listener the way the real room does (hibernatable, tagged, attachment), minus replay. */
-function acceptPlain(ctx: DurableObjectState, head: number): Response {
+function acceptPlain(ctx: DurableObjectState, head: number, format: ListenerFormat = "ws"): Response {
   const pair = new WebSocketPair();
-  const attachment: ListenerAttachment = { userId: "bench", format: "ws", after: head, connectedAt: Date.now() };
-  ctx.acceptWebSocket(pair[1], ["ws"]);
+  const attachment: ListenerAttachment = { userId: "bench", format, after: head, connectedAt: Date.now() };
+  ctx.acceptWebSocket(pair[1], [format]);
   pair[1].serializeAttachment(attachment);
-  pair[1].send(controlFrame("ws", "ready", head));
+  pair[1].send(controlFrame(format, "ready", head));
   return new Response(null, { status: 101, webSocket: pair[0] });
 }
 
@@ -111,13 +121,7 @@ export class ChatRoom extends RealChatRoom {
     const messageId = crypto.randomUUID();
     for (let i = 0; i < n; i++) {
       await sleep(intervalMs);
-      const toolUseId = `t${i >> 1}`;
-      await this.#appendOne(
-        chatId,
-        i % 2 === 0
-          ? { kind: "tool_started", messageId, payload: { toolUseId, name: "Bash", input: { command: "ls" } } }
-          : { kind: "tool_completed", messageId, payload: { toolUseId, output: "a\nb" } },
-      );
+      await this.#appendOne(chatId, tickDraft(messageId, i));
     }
     return { head: await this.head() };
   }
@@ -195,8 +199,21 @@ export class RawBroadcastRoom extends DurableObject<BenchEnv> {
   #seq = 0;
   readonly #fanout = new Fanout(this.ctx);
 
-  override async fetch(): Promise<Response> {
-    return acceptPlain(this.ctx, this.#seq);
+  override async fetch(request: Request): Promise<Response> {
+    const format = new URL(request.url).searchParams.get("format") === "sse" ? "sse" : "ws";
+    return acceptPlain(this.ctx, this.#seq, format);
+  }
+
+  /** The latency scenario's ticks, each sent to every listener at once (nothing to commit first). */
+  async benchTicks(chatId: string, n: number, intervalMs: number): Promise<{ head: number }> {
+    const messageId = crypto.randomUUID();
+    const chatIdJson = JSON.stringify(chatId);
+    for (let i = 0; i < n; i++) {
+      await sleep(intervalMs);
+      this.#seq += 1;
+      broadcast(this.ctx, chatIdJson, [eventText(this.#seq, parseDraft(tickDraft(messageId, i)))]);
+    }
+    return { head: this.#seq };
   }
 
   async benchAppend(
@@ -263,7 +280,17 @@ async function benchRoute(request: Request, env: BenchEnv): Promise<Response> {
       return Response.json(await real.benchAppend(chat, n, size, burst));
     case "/bench/listen":
       return (variant === "naive" ? env.NAIVE_ROOM : env.RAW_ROOM).getByName(chat).fetch(request);
+    case "/bench/listen-sse": {
+      // A raw room's listener through the real SSE bridge, as the stream route does it.
+      const upgrade = new Request("https://raw-room/listen?format=sse", { headers: { upgrade: "websocket" } });
+      const socket = (await env.RAW_ROOM.getByName(chat).fetch(upgrade)).webSocket;
+      if (!socket) throw new Error("raw room refused the SSE bridge");
+      const config = streamConfig(env as unknown as Record<string, unknown>);
+      return sseResponse(socket, { heartbeatMs: config.sseHeartbeatMs, maxMs: config.sseMaxMs });
+    }
     case "/bench/ticks":
+      if (variant === "raw")
+        return Response.json(await env.RAW_ROOM.getByName(chat).benchTicks(chat, n, int(url, "interval", 10)));
       return Response.json(await real.benchTicks(chat, n, int(url, "interval", 10)));
     case "/bench/tokens":
       return Response.json(await real.benchTokens(chat, int(url, "tokens", 0), int(url, "duration", 0)));

@@ -18,6 +18,8 @@ const ROWS_PER_INSERT = 20;
 
 /** A message's snapshot as of some seq, with the times of its first and last events. */
 export type SnapshotVersion = { snapshot: MessageSnapshot; createdAt: number; updatedAt: number };
+/** A snapshot version to store as its message's checkpoint, already serialized. */
+export type Checkpoint = SnapshotVersion & { json: string };
 
 export class EventLog {
   readonly #sql: SqlStorage;
@@ -150,13 +152,13 @@ export class EventLog {
   }
 
   /** Stores snapshot versions as the messages' checkpoints (the outbox calls it per flush). */
-  checkpoint(versions: readonly SnapshotVersion[]): void {
+  checkpoint(versions: readonly Checkpoint[]): void {
     for (const v of versions) {
       this.#sql.exec(
         `INSERT INTO checkpoints (message_id, snapshot, created_at, updated_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (message_id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at`,
         v.snapshot.messageId,
-        JSON.stringify(v.snapshot),
+        v.json,
         v.createdAt,
         v.updatedAt,
       );

@@ -6,7 +6,7 @@
  */
 import type { MessageSnapshot } from "../protocol/snapshot";
 import { isTerminalStatus, snapshotText } from "../protocol/snapshot";
-import type { EventLog, SnapshotVersion } from "./event-log";
+import type { Checkpoint, EventLog, SnapshotVersion } from "./event-log";
 import type { EventText } from "./listener-frames";
 
 /** D1 takes at most 100 bound parameters per statement: 6 columns → 16 rows. */
@@ -34,17 +34,19 @@ export async function flushOutbox(
   const messageIds = [...new Set(rows.flatMap((r) => (r.messageId === null ? [] : [r.messageId])))];
   const statements = insertEvents(db, chatId, rows);
   const finished: string[] = [];
-  const versions: SnapshotVersion[] = [];
+  const checkpoints: Checkpoint[] = [];
   for (const id of messageIds) {
     const version = log.snapshot(id, upTo);
     if (!version) continue;
-    versions.push(version);
-    statements.push(upsertMessage(db, chatId, version.snapshot, version.createdAt, version.updatedAt));
+    // Serialized once: the D1 copy (unless it must be shortened) and the checkpoint share it.
+    const json = JSON.stringify(version.snapshot);
+    checkpoints.push({ ...version, json });
+    statements.push(upsertMessage(db, chatId, version, storedSnapshotJson(version.snapshot, json)));
     if (isTerminalStatus(version.snapshot.status)) finished.push(id);
   }
   await db.batch(statements);
   // Same turn: a checkpoint exists for every message with an event at or below the flushed seq.
-  log.checkpoint(versions);
+  log.checkpoint(checkpoints);
   log.markFlushed(upTo);
   // A finished message that D1 now holds need not stay in memory; the log can rebuild it.
   log.dropCached(finished);
@@ -82,9 +84,8 @@ function insertEvents(db: D1Database, chatId: string, rows: EventText[]): D1Prep
 function upsertMessage(
   db: D1Database,
   chatId: string,
-  snapshot: MessageSnapshot,
-  createdAt: number,
-  updatedAt: number,
+  { snapshot, createdAt, updatedAt }: SnapshotVersion,
+  storedJson: string,
 ): D1PreparedStatement {
   return db
     .prepare(
@@ -102,7 +103,7 @@ function upsertMessage(
       snapshot.status,
       snapshot.createdSeq,
       snapshot.lastSeq,
-      storedSnapshotJson(snapshot),
+      storedJson,
       snapshotText(snapshot).slice(0, 100_000),
       snapshot.error?.message ?? null,
       createdAt,
@@ -114,8 +115,7 @@ function upsertMessage(
  * The snapshot as stored in D1. When a message with many large tool outputs would pass the row
  * limit, its tool outputs are shortened in this copy (the event log keeps them whole).
  */
-export function storedSnapshotJson(snapshot: MessageSnapshot): string {
-  const json = JSON.stringify(snapshot);
+export function storedSnapshotJson(snapshot: MessageSnapshot, json = JSON.stringify(snapshot)): string {
   if (json.length <= MAX_SNAPSHOT_BYTES / 3 || new TextEncoder().encode(json).length <= MAX_SNAPSHOT_BYTES) return json;
   const shorten = (text: string | null) =>
     text !== null && text.length > SHORT_OUTPUT_CHARS

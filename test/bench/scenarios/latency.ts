@@ -2,6 +2,7 @@
  * Append-to-listener latency: 100 listeners on one chat (50 WebSocket straight to the ChatRoom,
  * 50 SSE through the Worker's bridge) while the room appends a tool event every 10 ms. Latency is
  * arrival time minus the envelope's `at` (the room's clock when it appended; same host clock).
+ * The same run against a room that stores nothing gives the runtime's floor for this fan-out.
  */
 import { bench, createChat, type Listener, openSse, openWs } from "../clients.ts";
 import type { Context } from "../context.ts";
@@ -11,11 +12,17 @@ const EVENTS = 300;
 const INTERVAL_MS = 10;
 const PER_KIND = 50;
 
-async function run(ctx: Context): Promise<{ ws: number[]; sse: number[] }> {
-  const chat = await createChat(ctx.api);
+type Variant = "real" | "raw";
+
+async function run(ctx: Context, variant: Variant): Promise<{ ws: number[]; sse: number[] }> {
+  const chat = variant === "real" ? await createChat(ctx.api) : crypto.randomUUID();
   const samples = { ws: [] as number[], sse: [] as number[] };
-  const wsUrl = `${ctx.origin.replace("http", "ws")}/api/chats/${chat}/ws`;
-  const sseUrl = `${ctx.origin}/api/chats/${chat}/stream`;
+  const wsUrl =
+    variant === "real"
+      ? `${ctx.origin.replace("http", "ws")}/api/chats/${chat}/ws`
+      : `${ctx.origin.replace("http", "ws")}/bench/listen?variant=raw&chat=${chat}`;
+  const sseUrl =
+    variant === "real" ? `${ctx.origin}/api/chats/${chat}/stream` : `${ctx.origin}/bench/listen-sse?chat=${chat}`;
   const listeners: Listener[] = [];
   for (let i = 0; i < PER_KIND; i++) {
     listeners.push(
@@ -32,7 +39,7 @@ async function run(ctx: Context): Promise<{ ws: number[]; sse: number[] }> {
   try {
     await Promise.all(listeners.map((l) => l.ready));
     await sleep(200);
-    await bench(ctx.origin, "ticks", { chat, n: EVENTS, interval: INTERVAL_MS });
+    await bench(ctx.origin, "ticks", { variant, chat, n: EVENTS, interval: INTERVAL_MS });
     await sleep(200);
   } finally {
     for (const l of listeners) l.close();
@@ -48,18 +55,23 @@ async function run(ctx: Context): Promise<{ ws: number[]; sse: number[] }> {
 
 export async function latency(ctx: Context): Promise<void> {
   note(`latency: ${PER_KIND} WS + ${PER_KIND} SSE listeners, ${EVENTS} tool events ${INTERVAL_MS} ms apart`);
-  const p50: number[] = [];
-  const p99: number[] = [];
+  note("raw: the same listeners and SSE bridge on a room that stores nothing (the runtime's own floor)");
+  const p50: Record<Variant, number[]> = { real: [], raw: [] };
+  const p99: Record<Variant, number[]> = { real: [], raw: [] };
   for (let rep = 0; rep < ctx.reps; rep++) {
-    const { ws, sse } = await run(ctx);
-    const all = [...ws, ...sse];
-    p50.push(percentile(all, 50));
-    p99.push(percentile(all, 99));
-    note(
-      `run ${rep + 1}: all p50 ${percentile(all, 50).toFixed(2)} p99 ${percentile(all, 99).toFixed(2)} max ${Math.max(...all).toFixed(1)} ms; ` +
-        `WS p50 ${percentile(ws, 50).toFixed(2)} p99 ${percentile(ws, 99).toFixed(2)}; SSE p50 ${percentile(sse, 50).toFixed(2)} p99 ${percentile(sse, 99).toFixed(2)}`,
-    );
+    for (const variant of ["real", "raw"] as const) {
+      const { ws, sse } = await run(ctx, variant);
+      const all = [...ws, ...sse];
+      p50[variant].push(percentile(all, 50));
+      p99[variant].push(percentile(all, 99));
+      note(
+        `run ${rep + 1} ${variant}: all p50 ${percentile(all, 50).toFixed(2)} p99 ${percentile(all, 99).toFixed(2)} max ${Math.max(...all).toFixed(1)} ms; ` +
+          `WS p50 ${percentile(ws, 50).toFixed(2)} p99 ${percentile(ws, 99).toFixed(2)}; SSE p50 ${percentile(sse, 50).toFixed(2)} p99 ${percentile(sse, 99).toFixed(2)}`,
+      );
+    }
   }
-  figure("latency_p50_100_listeners", median(p50), "ms");
-  figure("latency_p99_100_listeners", median(p99), "ms");
+  figure("latency_p50_100_listeners", median(p50.real), "ms");
+  figure("latency_p99_100_listeners", median(p99.real), "ms");
+  figure("latency_p50_100_listeners_raw_runtime", median(p50.raw), "ms");
+  figure("latency_p99_100_listeners_raw_runtime", median(p99.raw), "ms");
 }
