@@ -43,13 +43,18 @@ describe("durability: DO SQLite first, D1 in batches", () => {
     const session = await signUp();
     const chat = await createChat(session);
     const [u1, a1, u2, a2] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
-    await append(chat.id, conversation(u1, a1, ["Hello", ", ", "world"]));
+    // Quotes, backslashes, control characters and non-ASCII text must reach D1 byte for byte.
+    await append(chat.id, conversation(u1, a1, ["Hello", ", ", 'w"o\\r\u0001l\nd ü 🎉']));
     await append(chat.id, conversation(u2, a2, ["Second"]).slice(0, 4));
     await append(chat.id, [{ kind: "run_failed", messageId: a2, payload: { code: "model_error", error: "boom" } }]);
     await room(chat.id).flush(chat.id);
 
     const log = await doLog(session, chat.id);
     expect(await d1Events(chat.id)).toEqual(log);
+    const rawPayloads = await env.DB.prepare("SELECT payload FROM chat_events WHERE chat_id = ? ORDER BY seq")
+      .bind(chat.id)
+      .all<{ payload: string }>();
+    expect(rawPayloads.results.map((r) => r.payload)).toEqual(log.map((e) => JSON.stringify(e.payload)));
 
     const expected = replay(log);
     const stored = await d1Messages(chat.id);
