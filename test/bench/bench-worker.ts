@@ -8,7 +8,7 @@ import { DurableObject } from "cloudflare:workers";
 import { ChatRoom as RealChatRoom } from "../../worker/chat/chat-room";
 import { streamConfig } from "../../worker/chat/config";
 import type { EventText, ListenerAttachment, ListenerFormat } from "../../worker/chat/listener-frames";
-import { controlFrame, eventFrames } from "../../worker/chat/listener-frames";
+import { controlFrame, encodeEvents, eventFrames } from "../../worker/chat/listener-frames";
 import { broadcast, Fanout } from "../../worker/chat/listeners";
 import { sseResponse } from "../../worker/http/sse-bridge";
 import worker from "../../worker/index";
@@ -86,6 +86,12 @@ function countingD1(db: D1Database, counter: D1Counter): D1Database {
   });
 }
 
+/**
+ * Set by /bench/next-room-replays-from-sqlite: the next ChatRoom constructed holds no recent events
+ * in memory, so its replays read SQLite (what a reconnect to a freshly woken chat does).
+ */
+let nextRoomWithoutRecentEvents = false;
+
 /** How often each ChatRoom was constructed in this isolate: 2+ means it hibernated and woke again. */
 const constructions = new Map<string, number>();
 
@@ -95,7 +101,9 @@ export class ChatRoom extends RealChatRoom {
 
   constructor(ctx: DurableObjectState, env: Env) {
     const d1: D1Counter = { batches: 0, statements: 0 };
-    super(ctx, { ...env, DB: countingD1(env.DB, d1) });
+    const noRecent = nextRoomWithoutRecentEvents ? { RECENT_EVENTS_CHARS: "0" } : {};
+    nextRoomWithoutRecentEvents = false;
+    super(ctx, { ...env, DB: countingD1(env.DB, d1), ...noRecent });
     this.#d1 = d1;
     const key = ctx.id.toString();
     constructions.set(key, (constructions.get(key) ?? 0) + 1);
@@ -173,7 +181,7 @@ export class ChatRoom extends RealChatRoom {
         at: Number(at),
       });
     }
-    return step === "read" ? rows.length : eventFrames(JSON.stringify(chatId), rows, "ws").length;
+    return step === "read" ? rows.length : eventFrames(encodeEvents(JSON.stringify(chatId), rows), "ws").length;
   }
 
   /**
@@ -211,7 +219,7 @@ export class RawBroadcastRoom extends DurableObject<BenchEnv> {
     for (let i = 0; i < n; i++) {
       await sleep(intervalMs);
       this.#seq += 1;
-      broadcast(this.ctx, chatIdJson, [eventText(this.#seq, parseDraft(tickDraft(messageId, i)))]);
+      broadcast(this.ctx, encodeEvents(chatIdJson, [eventText(this.#seq, parseDraft(tickDraft(messageId, i)))]));
     }
     return { head: this.#seq };
   }
@@ -227,9 +235,9 @@ export class RawBroadcastRoom extends DurableObject<BenchEnv> {
     const chatIdJson = JSON.stringify(chatId);
     for (const draft of throughputDrafts(n, size)) {
       this.#seq += 1;
-      const events = [eventText(this.#seq, parseDraft(draft))];
-      if (packed) this.#fanout.push(chatIdJson, events);
-      else broadcast(this.ctx, chatIdJson, events);
+      const events = encodeEvents(chatIdJson, [eventText(this.#seq, parseDraft(draft))]);
+      if (packed) this.#fanout.push(events);
+      else broadcast(this.ctx, events);
       if (++i % burst === 0) await sleep(0);
     }
     return { head: this.#seq };
@@ -252,7 +260,7 @@ export class NaiveD1Room extends DurableObject<BenchEnv> {
       const event = eventText(this.#seq + 1, parseDraft(draft));
       await insert.bind(chatId, event.seq, event.messageId, event.kind, event.payloadJson, event.at).run();
       this.#seq = event.seq;
-      broadcast(this.ctx, JSON.stringify(chatId), [event]);
+      broadcast(this.ctx, encodeEvents(JSON.stringify(chatId), [event]));
     }
     return { head: this.#seq };
   }
@@ -301,6 +309,9 @@ async function benchRoute(request: Request, env: BenchEnv): Promise<Response> {
       if (step !== "none" && step !== "read" && step !== "frames") throw new Error("bad step");
       return Response.json(await real.benchReplaySteps(chat, step));
     }
+    case "/bench/next-room-replays-from-sqlite":
+      nextRoomWithoutRecentEvents = true;
+      return Response.json({ ok: true });
     case "/bench/stats":
       return Response.json(await real.benchStats());
     case "/bench/use-provider":

@@ -101,6 +101,32 @@ describe("listeners", () => {
     }
   });
 
+  it("replays the same envelopes from the events held in memory as from SQLite", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const [u1, a1, u2, a2] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    await append(chat.id, conversation(u1, a1, ["one ", "two"]));
+    const replay = async (after: number) => {
+      const ws = await openWs(session, chat.id, after);
+      const { events } = await untilReady(ws);
+      ws.close();
+      return events;
+    };
+    const warm = await replay(0); // all committed by this instance: from memory
+    // A fresh instance holds only what it commits itself; older seqs come from SQLite.
+    await evictDurableObject(room(chat.id));
+    const before = warm.length;
+    const head = await append(chat.id, conversation(u2, a2, ["three"]));
+    const cold = await replay(0);
+    expect(cold.slice(0, before)).toEqual(warm);
+    expect(cold.map((e) => e.seq)).toEqual(Array.from({ length: head }, (_, i) => i + 1));
+    expect(await replay(before)).toEqual(cold.slice(before)); // held in memory
+    expect(await replay(before - 1)).toEqual(cold.slice(before - 1)); // reaches back past it: SQLite
+    const sse = await openSse(session, chat.id, { after: before + 2 });
+    expect((await untilReady(sse)).events).toEqual(cold.slice(before + 2));
+    sse.close();
+  });
+
   it("keeps listeners across eviction (hibernation): later events still arrive", async () => {
     const session = await signUp();
     const chat = await createChat(session);

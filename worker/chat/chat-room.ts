@@ -12,9 +12,10 @@ import { Coalescer } from "./coalescer";
 import { type StreamConfig, streamConfig } from "./config";
 import type { PreparedDraft } from "./event-log";
 import { EventLog } from "./event-log";
-import type { ListenerAttachment } from "./listener-frames";
+import { encodeEvents, type ListenerAttachment } from "./listener-frames";
 import { acceptListener, CLOSE_CHAT_DELETED, CLOSE_INVALID_FRAME, closeAll, Fanout } from "./listeners";
 import { OutboxDriver } from "./outbox-driver";
+import { RecentEvents } from "./recent-events";
 import { type PermissionOutcome, RunEngine, type SendOutcome, SetupError } from "./run-engine";
 import { type QueueItem, type RunRequest, RunStore } from "./run-store";
 import { DEFAULT_EVENT_LIMIT_BYTES, fitDraft } from "./truncate";
@@ -40,6 +41,7 @@ export class ChatRoom extends DurableObject<Env> {
   #chatIdJson: string | undefined;
   readonly #outbox: OutboxDriver;
   readonly #fanout: Fanout;
+  readonly #recent: RecentEvents;
   /**
    * Builds the sandbox provider client (an edge passed in, so tests can aim one chat at a fault
    * injector). Defaults to the configured provider.
@@ -62,6 +64,7 @@ export class ChatRoom extends DurableObject<Env> {
       wakeAt: (at) => this.#ensureAlarm(at),
     });
     this.#fanout = new Fanout(ctx);
+    this.#recent = new RecentEvents(this.#config.recentEventsChars);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     // A run that was streaming when this object was evicted or restarted: the watchdog re-attaches.
     if (this.#store.active()) this.#ensureAlarm(Date.now());
@@ -117,6 +120,7 @@ export class ChatRoom extends DurableObject<Env> {
       }
     }
     this.#fanout.clear();
+    this.#recent.clear();
     closeAll(this.ctx, CLOSE_CHAT_DELETED, "chat deleted");
     if (this.#coalesceTimer) clearTimeout(this.#coalesceTimer);
     await this.ctx.storage.deleteAlarm();
@@ -183,7 +187,7 @@ export class ChatRoom extends DurableObject<Env> {
     const pair = new WebSocketPair();
     const attachment: ListenerAttachment = { userId, format, after, connectedAt: Date.now() };
     this.#fanout.flush();
-    acceptListener(this.ctx, this.#log, chatId, pair[1], attachment);
+    acceptListener(this.ctx, this.#log, this.#recent, chatId, pair[1], attachment);
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
@@ -274,7 +278,9 @@ export class ChatRoom extends DurableObject<Env> {
     const prepared = drafts.flatMap((draft) => prepare(draft));
     const events = this.#log.append(chatId, prepared, Date.now());
     this.#chatIdJson ??= JSON.stringify(chatId);
-    this.#fanout.push(this.#chatIdJson, events);
+    const encoded = encodeEvents(this.#chatIdJson, events);
+    this.#recent.push(encoded);
+    this.#fanout.push(encoded);
     this.#outbox.committed(
       drafts.some((d) => isTerminalKind(d.kind)),
       Date.now(),

@@ -13,6 +13,8 @@ export type StreamConfig = {
   providerSilenceMs: number;
   agentSilenceMs: number;
   watchdogIntervalMs: number;
+  /** Envelope characters of the newest events held in memory for replays (0 turns it off). */
+  recentEventsChars: number;
 };
 
 type ConfigEnv = Partial<Record<string, unknown>>;
@@ -35,5 +37,6 @@ export function streamConfig(env: ConfigEnv): StreamConfig {
     providerSilenceMs: num(env, "PROVIDER_SILENCE_MS", 60_000),
     agentSilenceMs: num(env, "AGENT_SILENCE_MS", 10 * 60_000),
     watchdogIntervalMs: num(env, "WATCHDOG_INTERVAL_MS", 5_000),
+    recentEventsChars: num(env, "RECENT_EVENTS_CHARS", 4 * 1024 * 1024),
   };
 }

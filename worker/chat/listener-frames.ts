@@ -17,22 +17,30 @@ export const REPLAY_FRAME_BYTES = 256 * 1024;
 /** An event as stored or just appended: the payload is already JSON text. */
 export type EventText = { seq: number; messageId: string | null; kind: string; payloadJson: string; at: number };
 
+/** An event ready for the wire: its envelope JSON, with the seq and kind that SSE frames repeat. */
+export type EncodedEvent = { seq: number; kind: string; json: string };
+
 /** The envelope JSON around an already serialized payload (`chatIdJson` is the quoted chat id). */
 export function envelopeJson(chatIdJson: string, e: EventText): string {
   const messageId = e.messageId === null ? "null" : JSON.stringify(e.messageId);
   return `{"chatId":${chatIdJson},"seq":${e.seq},"messageId":${messageId},"kind":"${e.kind}","payload":${e.payloadJson},"at":${e.at}}`;
 }
 
+/** Encodes events once for every listener and format. */
+export function encodeEvents(chatIdJson: string, events: readonly EventText[]): EncodedEvent[] {
+  return events.map((e) => ({ seq: e.seq, kind: e.kind, json: envelopeJson(chatIdJson, e) }));
+}
+
 const encoder = new TextEncoder();
 
-function sseEvent(seq: number, kind: string, json: string): string {
-  return `id: ${seq}\nevent: ${kind}\ndata: ${json}\n\n`;
+function sseEvent(e: EncodedEvent): string {
+  return `id: ${e.seq}\nevent: ${e.kind}\ndata: ${e.json}\n\n`;
 }
 
 export type Frame = string | Uint8Array;
 
 /** Frames carrying these events in seq order, about `REPLAY_FRAME_BYTES` each (one for a live batch). */
-export function eventFrames(chatIdJson: string, events: readonly EventText[], format: ListenerFormat): Frame[] {
+export function eventFrames(events: readonly EncodedEvent[], format: ListenerFormat): Frame[] {
   const frames: Frame[] = [];
   let parts: string[] = [];
   let bytes = 0;
@@ -43,9 +51,8 @@ export function eventFrames(chatIdJson: string, events: readonly EventText[], fo
     bytes = 0;
   };
   for (const e of events) {
-    const json = envelopeJson(chatIdJson, e);
-    parts.push(format === "ws" ? json : sseEvent(e.seq, e.kind, json));
-    bytes += json.length;
+    parts.push(format === "ws" ? e.json : sseEvent(e));
+    bytes += e.json.length;
     if (bytes >= REPLAY_FRAME_BYTES) emit();
   }
   emit();

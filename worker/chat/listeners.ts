@@ -5,7 +5,15 @@
  * live can neither skip nor repeat an event.
  */
 import type { EventLog } from "./event-log";
-import { controlFrame, type EventText, eventFrames, type Frame, type ListenerAttachment } from "./listener-frames";
+import {
+  controlFrame,
+  type EncodedEvent,
+  encodeEvents,
+  eventFrames,
+  type Frame,
+  type ListenerAttachment,
+} from "./listener-frames";
+import type { RecentEvents } from "./recent-events";
 
 /** Rows read from SQLite per replay step (bounded memory for long logs). */
 const REPLAY_BATCH = 2000;
@@ -15,12 +23,14 @@ export const CLOSE_INVALID_FRAME = 1003;
 export const CLOSE_CHAT_DELETED = 4404;
 
 /**
- * Accepts the server side of a new listener socket and sends replay + `ready`. Synchronous on
- * purpose: no event can be appended between the last replayed one and `ready`.
+ * Accepts the server side of a new listener socket and sends replay + `ready`, from the events
+ * held in memory when they reach back far enough, else from SQLite. Synchronous on purpose: no
+ * event can be appended between the last replayed one and `ready`.
  */
 export function acceptListener(
   ctx: DurableObjectState,
   log: EventLog,
+  recent: RecentEvents,
   chatId: string,
   socket: WebSocket,
   attachment: ListenerAttachment,
@@ -29,18 +39,23 @@ export function acceptListener(
   ctx.acceptWebSocket(socket, [attachment.format]);
   socket.serializeAttachment(attachment);
   const { format } = attachment;
-  const chatIdJson = JSON.stringify(chatId);
   let after = attachment.after;
   if (after > log.head) {
     socket.send(controlFrame(format, "reset", log.head));
     after = 0;
   }
-  for (;;) {
-    const rows = log.rows(after, REPLAY_BATCH);
-    const last = rows.at(-1);
-    if (!last) break;
-    for (const frame of eventFrames(chatIdJson, rows, format)) socket.send(frame);
-    after = last.seq;
+  const held = recent.from(after + 1, log.head);
+  if (held) {
+    for (const frame of eventFrames(held, format)) socket.send(frame);
+  } else {
+    const chatIdJson = JSON.stringify(chatId);
+    for (;;) {
+      const rows = log.rows(after, REPLAY_BATCH);
+      const last = rows.at(-1);
+      if (!last) break;
+      for (const frame of eventFrames(encodeEvents(chatIdJson, rows), format)) socket.send(frame);
+      after = last.seq;
+    }
   }
   socket.send(controlFrame(format, "ready", log.head));
 }
@@ -54,8 +69,7 @@ export function acceptListener(
  */
 export class Fanout {
   readonly #ctx: DurableObjectState;
-  #chatIdJson = "";
-  #pending: EventText[] = [];
+  #pending: EncodedEvent[] = [];
   #scheduled = false;
 
   constructor(ctx: DurableObjectState) {
@@ -63,9 +77,8 @@ export class Fanout {
   }
 
   /** Queues committed events for every listener connected when they go out. */
-  push(chatIdJson: string, events: readonly EventText[]): void {
+  push(events: readonly EncodedEvent[]): void {
     if (events.length === 0) return;
-    this.#chatIdJson = chatIdJson;
     for (const event of events) this.#pending.push(event);
     if (this.#scheduled) return;
     this.#scheduled = true;
@@ -84,7 +97,7 @@ export class Fanout {
     if (this.#pending.length === 0) return;
     const events = this.#pending;
     this.#pending = [];
-    broadcast(this.#ctx, this.#chatIdJson, events);
+    broadcast(this.#ctx, events);
   }
 
   /** Forgets what waits (the chat is gone). */
@@ -94,12 +107,12 @@ export class Fanout {
 }
 
 /** Sends events to every listener now: one frame each (per ~256 KiB), encoded once per format. */
-export function broadcast(ctx: DurableObjectState, chatIdJson: string, events: readonly EventText[]): void {
+export function broadcast(ctx: DurableObjectState, events: readonly EncodedEvent[]): void {
   if (events.length === 0) return;
   for (const format of ["ws", "sse"] as const) {
     const sockets = ctx.getWebSockets(format);
     if (sockets.length === 0) continue;
-    const frames: Frame[] = eventFrames(chatIdJson, events, format);
+    const frames: Frame[] = eventFrames(events, format);
     for (const socket of sockets) {
       try {
         for (const frame of frames) socket.send(frame);
