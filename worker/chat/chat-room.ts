@@ -10,7 +10,6 @@ import type { SandboxProvider } from "../sandbox/provider";
 import { providerFromEnv } from "../sandbox/provider-for-env";
 import { Coalescer } from "./coalescer";
 import { type StreamConfig, streamConfig } from "./config";
-import type { PreparedDraft } from "./event-log";
 import { EventLog } from "./event-log";
 import { encodeEvents, type ListenerAttachment } from "./listener-frames";
 import { acceptListener, CLOSE_CHAT_DELETED, CLOSE_INVALID_FRAME, closeAll, Fanout } from "./listeners";
@@ -18,7 +17,7 @@ import { OutboxDriver } from "./outbox-driver";
 import { RecentEvents } from "./recent-events";
 import { type PermissionOutcome, RunEngine, type SendOutcome, SetupError } from "./run-engine";
 import { type QueueItem, type RunRequest, RunStore } from "./run-store";
-import { DEFAULT_EVENT_LIMIT_BYTES, fitDraft } from "./truncate";
+import { prepareDraft } from "./truncate";
 
 /** Headers the Worker sets when it hands a listener's upgrade request to the chat. */
 export const LISTENER_HEADERS = {
@@ -275,7 +274,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (drafts.length === 0) return;
     const chatId = this.#log.chatId;
     if (!chatId) throw new Error("ChatRoom used before it knows its chat");
-    const prepared = drafts.flatMap((draft) => prepare(draft));
+    const prepared = drafts.flatMap((draft) => prepareDraft(draft));
     const events = this.#log.append(chatId, prepared, Date.now());
     this.#chatIdJson ??= JSON.stringify(chatId);
     const encoded = encodeEvents(this.#chatIdJson, events);
@@ -292,14 +291,4 @@ export class ChatRoom extends DurableObject<Env> {
     this.#alarmAt = at;
     void this.ctx.storage.setAlarm(at);
   }
-}
-
-/**
- * Serializes a draft's payload once. A payload that could pass the event size limit (a UTF-8 byte
- * is at most 3 per UTF-16 unit) goes through `fitDraft`, which cuts or splits it to fit.
- */
-function prepare(draft: EventDraft): PreparedDraft[] {
-  const payloadJson = JSON.stringify(draft.payload);
-  if (payloadJson.length * 3 + 512 <= DEFAULT_EVENT_LIMIT_BYTES) return [{ draft, payloadJson }];
-  return fitDraft(draft).map((d) => ({ draft: d, payloadJson: JSON.stringify(d.payload) }));
 }

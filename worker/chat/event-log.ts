@@ -9,9 +9,7 @@
 import type { Envelope, EventDraft } from "../protocol/events";
 import { type MessageSnapshot, messageSnapshotSchema, reduce } from "../protocol/snapshot";
 import type { EventText } from "./listener-frames";
-
-/** A draft with its payload already serialized (once, for storage and every listener alike). */
-export type PreparedDraft = { draft: EventDraft; payloadJson: string };
+import type { PreparedDraft } from "./truncate";
 
 /** SQLite takes at most 100 bound parameters per statement: 5 columns → 20 rows per INSERT. */
 const ROWS_PER_INSERT = 20;

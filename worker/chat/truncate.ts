@@ -150,3 +150,16 @@ export function fitDraft(draft: EventDraft, limitBytes: number = DEFAULT_EVENT_L
   }
   return fitted;
 }
+
+/** A draft with its payload already serialized (once, for storage and every listener alike). */
+export type PreparedDraft = { draft: EventDraft; payloadJson: string };
+
+/**
+ * Serializes a draft's payload once (for SQLite and every listener). A payload that could pass the
+ * event size limit (a UTF-8 byte is at most 3 per UTF-16 unit) goes through `fitDraft` first.
+ */
+export function prepareDraft(draft: EventDraft): PreparedDraft[] {
+  const payloadJson = JSON.stringify(draft.payload);
+  if (payloadJson.length * 3 + 512 <= DEFAULT_EVENT_LIMIT_BYTES) return [{ draft, payloadJson }];
+  return fitDraft(draft).map((d) => ({ draft: d, payloadJson: JSON.stringify(d.payload) }));
+}
