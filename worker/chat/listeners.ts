@@ -2,7 +2,8 @@
  * The chat's listeners: WebSockets accepted with the hibernation API (browsers directly, and the
  * Worker's SSE bridge). On connect a listener gets every event after its cursor, then `ready`,
  * then live events, all in one synchronous turn of the single writer, so the switch from replay to
- * live can neither skip nor repeat an event.
+ * live can neither skip nor repeat an event. Live events wait in `Fanout` until storage has synced;
+ * a new listener first lets them go to the others, since its replay already includes them.
  */
 import type { EventLog } from "./event-log";
 import {
