@@ -14,7 +14,6 @@ import { EventLog } from "./event-log";
 import { encodeEvents, type ListenerAttachment } from "./listener-frames";
 import { acceptListener, CLOSE_CHAT_DELETED, CLOSE_INVALID_FRAME, closeAll, Fanout } from "./listeners";
 import { OutboxDriver } from "./outbox-driver";
-import { RecentEvents } from "./recent-events";
 import { type PermissionOutcome, RunEngine, type SendOutcome, SetupError } from "./run-engine";
 import { type QueueItem, type RunRequest, RunStore } from "./run-store";
 import { prepareDraft } from "./truncate";
@@ -40,7 +39,6 @@ export class ChatRoom extends DurableObject<Env> {
   #chatIdJson: string | undefined;
   readonly #outbox: OutboxDriver;
   readonly #fanout: Fanout;
-  readonly #recent: RecentEvents;
   /**
    * Builds the sandbox provider client (an edge passed in, so tests can aim one chat at a fault
    * injector). Defaults to the configured provider.
@@ -62,8 +60,7 @@ export class ChatRoom extends DurableObject<Env> {
       config: this.#config,
       wakeAt: (at) => this.#ensureAlarm(at),
     });
-    this.#fanout = new Fanout(ctx);
-    this.#recent = new RecentEvents(this.#config.recentEventsChars);
+    this.#fanout = new Fanout(ctx, this.#config.recentEventsChars);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     // A run that was streaming when this object was evicted or restarted: the watchdog re-attaches.
     if (this.#store.active()) this.#ensureAlarm(Date.now());
@@ -119,7 +116,6 @@ export class ChatRoom extends DurableObject<Env> {
       }
     }
     this.#fanout.clear();
-    this.#recent.clear();
     closeAll(this.ctx, CLOSE_CHAT_DELETED, "chat deleted");
     if (this.#coalesceTimer) clearTimeout(this.#coalesceTimer);
     await this.ctx.storage.deleteAlarm();
@@ -185,8 +181,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#log.bindChat(chatId);
     const pair = new WebSocketPair();
     const attachment: ListenerAttachment = { userId, format, after, connectedAt: Date.now() };
-    this.#fanout.flush();
-    acceptListener(this.ctx, this.#log, this.#recent, chatId, pair[1], attachment);
+    acceptListener(this.ctx, this.#log, this.#fanout, chatId, pair[1], attachment);
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
@@ -277,9 +272,7 @@ export class ChatRoom extends DurableObject<Env> {
     const prepared = drafts.flatMap((draft) => prepareDraft(draft));
     const events = this.#log.append(chatId, prepared, Date.now());
     this.#chatIdJson ??= JSON.stringify(chatId);
-    const encoded = encodeEvents(this.#chatIdJson, events);
-    this.#recent.push(encoded);
-    this.#fanout.push(encoded);
+    this.#fanout.push(encodeEvents(this.#chatIdJson, events));
     this.#outbox.committed(
       drafts.some((d) => isTerminalKind(d.kind)),
       Date.now(),

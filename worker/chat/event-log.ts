@@ -6,7 +6,7 @@
  * few events after it (a seq range scan: the log needs no index beyond its primary key, which keeps
  * each append to one B-tree insert). Used only by the ChatRoom Durable Object, the chat's single writer.
  */
-import type { Envelope, EventDraft } from "../protocol/events";
+import type { Envelope } from "../protocol/events";
 import { type MessageSnapshot, messageSnapshotSchema, reduce } from "../protocol/snapshot";
 import type { EventText } from "./listener-frames";
 import type { PreparedDraft } from "./truncate";
@@ -26,6 +26,8 @@ export class EventLog {
   readonly #coldHead: number;
   #cache = new Map<string, SnapshotVersion>();
   #chatId: string | undefined;
+  /** Mirrors meta `flushed_seq` (this object is its only writer), read once at start. */
+  #flushedSeq: number;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -48,6 +50,7 @@ export class EventLog {
     this.#head = sql.exec<{ head: number | null }>("SELECT MAX(seq) AS head FROM events").one().head ?? 0;
     this.#coldHead = this.#head;
     this.#chatId = this.#meta("chat_id");
+    this.#flushedSeq = Number(this.#meta("flushed_seq") ?? 0);
   }
 
   /** The seq of the newest event (0 for an empty log). */
@@ -200,11 +203,13 @@ export class EventLog {
 
   /** D1 holds every event up to this seq, and every snapshot as of it. */
   get flushedSeq(): number {
-    return Number(this.#meta("flushed_seq") ?? 0);
+    return this.#flushedSeq;
   }
 
   markFlushed(seq: number): void {
-    if (seq > this.flushedSeq) this.#setMeta("flushed_seq", String(seq));
+    if (seq <= this.#flushedSeq) return;
+    this.#setMeta("flushed_seq", String(seq));
+    this.#flushedSeq = seq;
   }
 
   get chatId(): string | undefined {

@@ -14,7 +14,7 @@ import {
   type Frame,
   type ListenerAttachment,
 } from "./listener-frames";
-import type { RecentEvents } from "./recent-events";
+import { RecentEvents } from "./recent-events";
 
 /** Rows read from SQLite per replay step (bounded memory for long logs). */
 const REPLAY_BATCH = 2000;
@@ -31,11 +31,13 @@ export const CLOSE_CHAT_DELETED = 4404;
 export function acceptListener(
   ctx: DurableObjectState,
   log: EventLog,
-  recent: RecentEvents,
+  fanout: Fanout,
   chatId: string,
   socket: WebSocket,
   attachment: ListenerAttachment,
 ): void {
+  // What waits for the commit goes to the older listeners first: the replay below includes it.
+  fanout.flush();
   // The format is the socket's tag, so a broadcast picks sockets per format without reading attachments.
   ctx.acceptWebSocket(socket, [attachment.format]);
   socket.serializeAttachment(attachment);
@@ -45,7 +47,7 @@ export function acceptListener(
     socket.send(controlFrame(format, "reset", log.head));
     after = 0;
   }
-  const held = recent.from(after + 1, log.head);
+  const held = fanout.recent.from(after + 1, log.head);
   if (held) {
     for (const frame of eventFrames(held, format)) socket.send(frame);
   } else {
@@ -70,16 +72,20 @@ export function acceptListener(
  */
 export class Fanout {
   readonly #ctx: DurableObjectState;
+  /** The newest events sent or waiting, for replays (see `RecentEvents`). */
+  readonly recent: RecentEvents;
   #pending: EncodedEvent[] = [];
   #scheduled = false;
 
-  constructor(ctx: DurableObjectState) {
+  constructor(ctx: DurableObjectState, recentChars: number) {
     this.#ctx = ctx;
+    this.recent = new RecentEvents(recentChars);
   }
 
-  /** Queues committed events for every listener connected when they go out. */
+  /** Queues committed events for every listener connected when they go out, and keeps them for replays. */
   push(events: readonly EncodedEvent[]): void {
     if (events.length === 0) return;
+    this.recent.push(events);
     for (const event of events) this.#pending.push(event);
     if (this.#scheduled) return;
     this.#scheduled = true;
@@ -90,10 +96,7 @@ export class Fanout {
     this.#ctx.storage.sync().then(send, send);
   }
 
-  /**
-   * Sends what waits, now. Called before a listener is accepted: its replay reads the log, which
-   * already holds these events, so they must reach the older listeners first and not the new one.
-   */
+  /** Sends what waits, now (`acceptListener` does, before a replay that already holds it). */
   flush(): void {
     if (this.#pending.length === 0) return;
     const events = this.#pending;
@@ -101,9 +104,10 @@ export class Fanout {
     broadcast(this.#ctx, events);
   }
 
-  /** Forgets what waits (the chat is gone). */
+  /** Forgets what waits and what it keeps (the chat is gone). */
   clear(): void {
     this.#pending = [];
+    this.recent.clear();
   }
 }
 

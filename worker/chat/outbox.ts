@@ -112,10 +112,10 @@ function upsertMessage(
 }
 
 /**
- * The snapshot as stored in D1. When a message with many large tool outputs would pass the row
+ * The snapshot as stored in D1, given its JSON. When a message with many large tool outputs would pass the row
  * limit, its tool outputs are shortened in this copy (the event log keeps them whole).
  */
-export function storedSnapshotJson(snapshot: MessageSnapshot, json = JSON.stringify(snapshot)): string {
+function storedSnapshotJson(snapshot: MessageSnapshot, json: string): string {
   if (json.length <= MAX_SNAPSHOT_BYTES / 3 || new TextEncoder().encode(json).length <= MAX_SNAPSHOT_BYTES) return json;
   const shorten = (text: string | null) =>
     text !== null && text.length > SHORT_OUTPUT_CHARS
