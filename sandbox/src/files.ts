@@ -72,14 +72,18 @@ export function resolveInWorkspace(workspace: string, path: string): string {
   }
 }
 
+/** The target's stats, or a 404 `not_found` with `message` when nothing is there. */
+function statOrNotFound(target: string, message: string): Stats {
+  try {
+    return statSync(target);
+  } catch {
+    throw new ApiError(404, "not_found", message);
+  }
+}
+
 export function listDir(workspace: string, path: string): Entry[] {
   const dir = resolveInWorkspace(workspace, path);
-  let stat: Stats;
-  try {
-    stat = statSync(dir);
-  } catch {
-    throw new ApiError(404, "not_found", `no such directory: ${path}`);
-  }
+  const stat = statOrNotFound(dir, `no such directory: ${path}`);
   if (!stat.isDirectory()) throw new ApiError(400, "not_a_directory", `${path} is not a directory`);
   const entries: Entry[] = [];
   for (const name of readdirSync(dir)) {
@@ -100,12 +104,7 @@ export function listDir(workspace: string, path: string): Entry[] {
 
 export function readWorkspaceFile(workspace: string, path: string): Buffer {
   const file = resolveInWorkspace(workspace, path);
-  let stat: Stats;
-  try {
-    stat = statSync(file);
-  } catch {
-    throw new ApiError(404, "not_found", `no such file: ${path}`);
-  }
+  const stat = statOrNotFound(file, `no such file: ${path}`);
   if (stat.isDirectory()) throw new ApiError(400, "not_a_file", `${path} is a directory`);
   if (!stat.isFile()) throw new ApiError(400, "not_a_file", `${path} is not a regular file`);
   if (stat.size > MAX_FILE_BYTES) throw new ApiError(413, "file_too_large", `${path} is larger than 10 MiB`);

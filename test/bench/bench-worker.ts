@@ -205,7 +205,7 @@ export class ChatRoom extends RealChatRoom {
  */
 export class RawBroadcastRoom extends DurableObject<BenchEnv> {
   #seq = 0;
-  readonly #fanout = new Fanout(this.ctx);
+  readonly #fanout = new Fanout(this.ctx, 0);
 
   override async fetch(request: Request): Promise<Response> {
     const format = new URL(request.url).searchParams.get("format") === "sse" ? "sse" : "ws";

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, cookieFrom, json, signUp, uniqueEmail } from "./helpers";
+import { api, cookieFrom, expectError, json, signUp, uniqueEmail } from "./helpers";
 
 const password = "correct horse battery";
 
@@ -53,8 +53,7 @@ describe("accounts", () => {
   it("rejects a duplicate email with 409", async () => {
     const session = await signUp();
     const res = await api("/api/auth/signup", { body: { email: session.email, password } });
-    expect(res.status).toBe(409);
-    expect((await json<{ error: { code: string } }>(res)).error.code).toBe("email_taken");
+    await expectError(res, 409, "email_taken");
   });
 
   it("logs out: the cookie stops working and the session is revoked in D1", async () => {
@@ -85,8 +84,7 @@ describe("accounts", () => {
       ["GET", "/api/tokens"],
     ] as const) {
       const res = await api(path, { method, headers: { cookie: "sid=forged-token-value" } });
-      expect(res.status, `${method} ${path}`).toBe(401);
-      expect((await json<{ error: { code: string } }>(res)).error.code).toBe("unauthorized");
+      await expectError(res, 401, "unauthorized", `${method} ${path}`);
     }
   });
 
@@ -106,8 +104,7 @@ describe("accounts", () => {
   it("refuses state-changing requests from another origin", async () => {
     const session = await signUp();
     const res = await api("/api/chats", { session, body: {}, headers: { origin: "https://evil.example" } });
-    expect(res.status).toBe(403);
-    expect((await json<{ error: { code: string } }>(res)).error.code).toBe("forbidden_origin");
+    await expectError(res, 403, "forbidden_origin");
     const list = await json<{ chats: unknown[] }>(await api("/api/chats", { session }));
     expect(list.chats).toEqual([]);
   });

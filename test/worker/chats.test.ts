@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { api, createChat, json, signUp } from "./helpers";
+import { api, createChat, expectError, json, signUp } from "./helpers";
 
 type ChatBody = { chat: { id: string; title: string; model: string; permissionMode: string } };
 type ListBody = { chats: { id: string; title: string }[]; nextCursor: string | null };
@@ -85,8 +85,7 @@ describe("chats", () => {
       api(`/api/chats/${chat.id}`, { session: bob, method: "DELETE" }),
     ];
     for (const res of await Promise.all(attempts)) {
-      expect(res.status).toBe(404);
-      expect((await json<{ error: { code: string } }>(res)).error.code).toBe("chat_not_found");
+      await expectError(res, 404, "chat_not_found");
     }
     expect((await json<ListBody>(await api("/api/chats", { session: bob }))).chats).toEqual([]);
     const still = await json<ChatBody>(await api(`/api/chats/${chat.id}`, { session: alice }));

@@ -3,6 +3,7 @@
  * user. Each test makes its own users with unique emails, so tests never share data.
  */
 import { SELF } from "cloudflare:test";
+import { expect } from "vitest";
 
 export const ORIGIN = "http://app.test";
 
@@ -55,4 +56,10 @@ export async function createChat(session: Session, body: Record<string, unknown>
   const res = await api("/api/chats", { session, body });
   if (res.status !== 201) throw new Error(`create chat failed: ${res.status} ${await res.text()}`);
   return (await json<{ chat: { id: string } }>(res)).chat;
+}
+
+/** Asserts an API error: the status and the stable code of `{ error: { code, message } }`. */
+export async function expectError(res: Response, status: number, code: string, label?: string): Promise<void> {
+  expect(res.status, label).toBe(status);
+  expect((await json<{ error: { code: string } }>(res)).error.code, label).toBe(code);
 }

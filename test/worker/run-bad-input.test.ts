@@ -7,11 +7,9 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/index";
-import { api, createChat, json, signUp } from "./helpers";
+import { api, createChat, expectError, json, signUp } from "./helpers";
 import { script, send, useProvider, Watcher } from "./run-helpers";
 import { append, room } from "./stream-helpers";
-
-type ErrorBody = { error: { code: string } };
 
 describe("message input", () => {
   it("rejects empty, oversized, mistyped and unknown-field messages without starting a run", async () => {
@@ -29,8 +27,7 @@ describe("message input", () => {
     ];
     for (const [body, status, code] of cases) {
       const res = await api(`/api/chats/${chat.id}/messages`, { session, body });
-      expect(res.status).toBe(status);
-      expect((await json<ErrorBody>(res)).error.code).toBe(code);
+      await expectError(res, status, code);
     }
     const broken = await api(`/api/chats/${chat.id}/messages`, {
       session,
@@ -51,8 +48,7 @@ describe("message input", () => {
     }
     const head = await room(chat.id).head();
     const limited = await api(`/api/chats/${chat.id}/messages`, { session, body: { content: "one too many" } });
-    expect(limited.status).toBe(429);
-    expect((await json<ErrorBody>(limited)).error.code).toBe("rate_limited");
+    await expectError(limited, 429, "rate_limited");
     expect(await room(chat.id).head()).toBeGreaterThanOrEqual(head);
     const queue = await json<{ items: { content: string }[] }>(await api(`/api/chats/${chat.id}/queue`, { session }));
     expect(queue.items.map((q) => q.content)).not.toContain("one too many");
@@ -75,8 +71,7 @@ describe("message input", () => {
       ["GET", `/api/chats/${chat.id}/files/content?path=a.txt`, undefined],
     ] as const) {
       const res = await api(path, { session: bob, method, body });
-      expect(res.status, `${method} ${path}`).toBe(404);
-      expect((await json<ErrorBody>(res)).error.code).toBe("chat_not_found");
+      await expectError(res, 404, "chat_not_found", `${method} ${path}`);
     }
     expect(await room(chat.id).head()).toBe(0);
   });
@@ -110,17 +105,14 @@ describe("sandbox files", () => {
 
     for (const path of ["../etc/passwd", "/etc/passwd", "sub/../../x", "a\\..\\b", "sub/out", "sub/out/.."]) {
       const res = await api(`/api/chats/${chat.id}/files/content?path=${encodeURIComponent(path)}`, { session });
-      expect(res.status, path).toBe(400);
-      expect((await json<ErrorBody>(res)).error.code).toBe("invalid_path");
+      await expectError(res, 400, "invalid_path", path);
     }
     const nul = await api(`/api/chats/${chat.id}/files?path=a%00b`, { session });
     expect(nul.status).toBe(400);
     const missing = await api(`/api/chats/${chat.id}/files/content?path=nope.txt`, { session });
-    expect(missing.status).toBe(404);
-    expect((await json<ErrorBody>(missing)).error.code).toBe("file_not_found");
+    await expectError(missing, 404, "file_not_found");
     const dir = await api(`/api/chats/${chat.id}/files/content?path=sub`, { session });
-    expect(dir.status).toBe(400);
-    expect((await json<ErrorBody>(dir)).error.code).toBe("not_a_file");
+    await expectError(dir, 400, "not_a_file");
     const notDir = await api(`/api/chats/${chat.id}/files?path=sub/in.txt`, { session });
     expect(notDir.status).toBe(400);
     const list = await json<{ entries: { name: string; type: string }[] }>(
@@ -133,8 +125,7 @@ describe("sandbox files", () => {
     const session = await signUp();
     const chat = await createChat(session);
     const res = await api(`/api/chats/${chat.id}/files`, { session });
-    expect(res.status).toBe(404);
-    expect((await json<ErrorBody>(res)).error.code).toBe("file_not_found");
+    await expectError(res, 404, "file_not_found");
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Envelope } from "../../worker/protocol/events";
-import { api, createChat, json, signUp } from "./helpers";
+import { api, createChat, expectError, json, signUp } from "./helpers";
 import { modelRequests, script, send, storedSnapshot, text, Watcher } from "./run-helpers";
 
 /** A reply that streams for about `ms` milliseconds. */
@@ -143,8 +143,7 @@ describe("queue and send-now", () => {
         ["POST", `/api/chats/${chat.id}/queue/${id}/send-now`, undefined],
       ] as const) {
         const res = await api(path, { session, method, body });
-        expect(res.status, `${method} ${path}`).toBe(404);
-        expect((await json<{ error: { code: string } }>(res)).error.code).toBe("not_queued");
+        await expectError(res, 404, "not_queued", `${method} ${path}`);
       }
     }
     watcher.close();
@@ -201,8 +200,7 @@ describe("permissions", () => {
     const first = await api(path, { session, body: { decision: "allow" } });
     expect(first.status).toBe(200);
     const again = await api(path, { session, body: { decision: "deny" } });
-    expect(again.status).toBe(409);
-    expect((await json<{ error: { code: string } }>(again)).error.code).toBe("already_answered");
+    await expectError(again, 409, "already_answered");
     expect((await watcher.terminalOf(m.assistantMessageId)).kind).toBe("run_completed");
     const resolved = watcher.of(m.assistantMessageId).filter((e) => e.kind === "permission_resolved");
     expect(resolved.map((e) => e.payload)).toEqual([{ requestId, decision: "allow", by: "user" }]);
@@ -232,8 +230,7 @@ describe("permissions", () => {
     const session = await signUp();
     const chat = await createChat(session);
     const unknown = await api(`/api/chats/${chat.id}/permissions/nope`, { session, body: { decision: "allow" } });
-    expect(unknown.status).toBe(404);
-    expect((await json<{ error: { code: string } }>(unknown)).error.code).toBe("permission_not_found");
+    await expectError(unknown, 404, "permission_not_found");
     const bad = await api(`/api/chats/${chat.id}/permissions/nope`, { session, body: { decision: "maybe" } });
     expect(bad.status).toBe(400);
   });

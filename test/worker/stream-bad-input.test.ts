@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, createChat, json, ORIGIN, signUp } from "./helpers";
+import { api, createChat, expectError, json, ORIGIN, signUp } from "./helpers";
 import { append, openWs, room, untilReady } from "./stream-helpers";
 
 type ErrorBody = { error: { code: string } };
@@ -28,8 +28,7 @@ describe("stream bad input", () => {
       }
     }
     const header = await api(`/api/chats/${chat.id}/stream`, { session, headers: { "last-event-id": "not-a-seq" } });
-    expect(header.status).toBe(400);
-    expect((await json<ErrorBody>(header)).error.code).toBe("invalid_cursor");
+    await expectError(header, 400, "invalid_cursor");
   });
 
   it("rejects bad page sizes and unknown query fields", async () => {
@@ -42,8 +41,7 @@ describe("stream bad input", () => {
       `/api/chats/${chat.id}/messages?limit=-2`,
     ]) {
       const res = await api(path, { session });
-      expect(res.status, path).toBe(400);
-      expect((await json<ErrorBody>(res)).error.code).toBe("invalid_request");
+      await expectError(res, 400, "invalid_request", path);
     }
   });
 
@@ -70,8 +68,7 @@ describe("stream bad input", () => {
     const session = await signUp();
     const chat = await createChat(session);
     const plain = await api(`/api/chats/${chat.id}/ws`, { session });
-    expect(plain.status).toBe(426);
-    expect((await json<ErrorBody>(plain)).error.code).toBe("upgrade_required");
+    await expectError(plain, 426, "upgrade_required");
     const foreign = await SELF.fetch(`${ORIGIN}/api/chats/${chat.id}/ws`, {
       headers: { upgrade: "websocket", cookie: session.cookie, origin: "https://evil.example" },
     });

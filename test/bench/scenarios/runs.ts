@@ -226,47 +226,17 @@ export async function runs(ctx: Context): Promise<void> {
     await ours(ctx, ctx.api, prompt);
     const reps: Rep[] = [];
     for (let index = 0; index < ctx.reps; index++) reps.push(await repetition(ctx, fast, prompt, index));
-    const med = (pick: (rep: Rep) => number) => median(reps.map(pick));
-    figure(
-      "run_first_delta_ms_direct",
-      med((r) => r.direct),
-      "ms",
-    );
-    figure(
-      "run_first_delta_ms_ours",
-      med((r) => r.ours),
-      "ms",
-    );
-    figure(
-      "run_first_delta_overhead_ratio",
-      med((r) => r.ours / r.direct),
-      "ratio",
-    );
-    figure(
-      "run_first_delta_overhead_ms",
-      med((r) => r.extra),
-      "ms",
-    );
-    figure(
-      "run_first_delta_ms_instant_provider",
-      med((r) => r.instant),
-      "ms",
-    );
-    figure(
-      "run_ingest_records_per_s",
-      med((r) => r.ingest),
-      "records/s",
-    );
-    figure(
-      "run_ingest_append_rate_persisted",
-      med((r) => r.append),
-      "events/s",
-    );
-    figure(
-      "run_ingest_ratio_vs_append",
-      med((r) => r.ingest / r.append),
-      "ratio",
-    );
+    const figures: [string, (rep: Rep) => number, string][] = [
+      ["run_first_delta_ms_direct", (r) => r.direct, "ms"],
+      ["run_first_delta_ms_ours", (r) => r.ours, "ms"],
+      ["run_first_delta_overhead_ratio", (r) => r.ours / r.direct, "ratio"],
+      ["run_first_delta_overhead_ms", (r) => r.extra, "ms"],
+      ["run_first_delta_ms_instant_provider", (r) => r.instant, "ms"],
+      ["run_ingest_records_per_s", (r) => r.ingest, "records/s"],
+      ["run_ingest_append_rate_persisted", (r) => r.append, "events/s"],
+      ["run_ingest_ratio_vs_append", (r) => r.ingest / r.append, "ratio"],
+    ];
+    for (const [name, pick, unit] of figures) figure(name, median(reps.map(pick)), unit);
   } finally {
     await fast.close();
   }
