@@ -1,8 +1,9 @@
 /**
- * The every-minute Cron Trigger. Today it sweeps messages left `streaming` with nobody driving them
- * (a lost alarm, a crash between deploys): each such chat's Durable Object ends them or re-attaches
- * its run. The scheduler of agent tasks will hang off the same tick.
+ * The every-minute Cron Trigger: sweeps messages left `streaming` with nobody driving them (a lost
+ * alarm, a crash between deploys), whose chats' Durable Objects end them or re-attach their runs,
+ * and retries the deletions of chats whose object or sandbox could not be destroyed at once.
  */
+import { retryDeletions } from "./chat/deletion";
 import { chatRoom } from "./chat/stub";
 import { createDb } from "./db/client";
 import { staleStreamingMessages } from "./db/sweep";
@@ -10,8 +11,9 @@ import { staleStreamingMessages } from "./db/sweep";
 /** A message silent this long while `streaming` is swept (runs write far more often). */
 export const SWEEP_AFTER_MS = 2 * 60_000;
 
-export async function onCron(env: Env, now: number): Promise<{ chats: number; ended: number }> {
-  const stale = await staleStreamingMessages(createDb(env.DB), now - SWEEP_AFTER_MS);
+export async function onCron(env: Env, now: number): Promise<{ chats: number; ended: number; deleted: number }> {
+  const db = createDb(env.DB);
+  const stale = await staleStreamingMessages(db, now - SWEEP_AFTER_MS);
   let ended = 0;
   await Promise.all(
     [...stale].map(async ([chatId, ids]) => {
@@ -23,5 +25,6 @@ export async function onCron(env: Env, now: number): Promise<{ chats: number; en
     }),
   );
   if (stale.size > 0) console.log(JSON.stringify({ msg: "swept stuck messages", chats: stale.size, ended }));
-  return { chats: stale.size, ended };
+  const deleted = await retryDeletions(env, db, now);
+  return { chats: stale.size, ended, deleted };
 }

@@ -97,6 +97,10 @@ export function buildRoutes(ctx: RouteContext): Route[] {
       const { id } = sandboxOf(raw);
       sendJson(res, 202, runs.cancel(id, runIdOf(run)));
     }),
+    route("POST", "/v1/sandboxes/:id/runs/by-key/:id/cancel", (_req, res, [raw = "", key = ""]) => {
+      const { id } = sandboxOf(raw);
+      sendJson(res, 202, runs.cancelByKey(id, decode(key, "idempotencyKey")));
+    }),
 
     route("POST", "/v1/sandboxes/:id/exec", async (req, res, [raw = ""]) => {
       const { paths } = sandboxOf(raw);

@@ -305,6 +305,32 @@ export class RunManager {
     return { status: "running" };
   }
 
+  /**
+   * Cancels the run started with this idempotency key. A key not seen yet gets a run that is
+   * already exited and cancelled, so a start with that key arriving later does not run anything.
+   */
+  cancelByKey(sandboxId: string, idempotencyKey: string): { runId: string; status: "running" | "exited" } {
+    const state = this.runsOf(sandboxId);
+    const existing = state.byKey.get(idempotencyKey);
+    if (existing) return { runId: existing.meta.runId, ...this.cancel(sandboxId, existing.meta.runId) };
+    const meta: RunMeta = {
+      runId: `run_${randomUUID().replaceAll("-", "")}`,
+      sessionId: randomUUID(),
+      idempotencyKey,
+      createdAt: new Date().toISOString(),
+      status: "running",
+      exitCode: null,
+      pid: null,
+    };
+    const run = new Run(this.store.paths(sandboxId).runs, meta);
+    run.cancelled = true;
+    run.finish(null, null);
+    run.log.close();
+    state.runs.set(meta.runId, run);
+    state.byKey.set(idempotencyKey, run);
+    return { runId: meta.runId, status: "exited" };
+  }
+
   /** Kills every live run of a sandbox at once and waits for their exit records. */
   async stopAll(sandboxId: string, asCancel = true): Promise<void> {
     const state = this.sandboxes.get(sandboxId);

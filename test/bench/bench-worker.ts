@@ -5,7 +5,7 @@
  * same frames, so figures differ only by what each design does per event.
  */
 import { DurableObject } from "cloudflare:workers";
-import { ChatRoom as RealChatRoom } from "../../worker/chat/chat-room";
+import { ChatRoom as RealChatRoom, roomSeams } from "../../worker/chat/chat-room";
 import { streamConfig } from "../../worker/chat/config";
 import type { EventText, ListenerAttachment, ListenerFormat } from "../../worker/chat/listener-frames";
 import { controlFrame, encodeEvents, eventFrames } from "../../worker/chat/listener-frames";
@@ -95,7 +95,10 @@ let nextRoomWithoutRecentEvents = false;
 /** How often each ChatRoom was constructed in this isolate: 2+ means it hibernated and woke again. */
 const constructions = new Map<string, number>();
 
-/** The production ChatRoom, untouched, plus RPCs that drive its public `append` from inside. */
+/**
+ * The production ChatRoom, untouched, plus RPCs that drive its writer from inside (through its
+ * `roomSeams`, each draft validated first as a client's would be).
+ */
 export class ChatRoom extends RealChatRoom {
   readonly #d1: D1Counter;
 
@@ -110,8 +113,15 @@ export class ChatRoom extends RealChatRoom {
   }
 
   async #appendOne(chatId: string, draft: Draft): Promise<void> {
-    const result = await this.append(chatId, [draft]);
-    if (!result.ok) throw new Error(result.error);
+    this[roomSeams]().emit(chatId, [parseDraft(draft)]);
+  }
+
+  async head(): Promise<number> {
+    return this[roomSeams]().head();
+  }
+
+  async flush(chatId: string): Promise<{ head: number; flushedSeq: number }> {
+    return this[roomSeams]().flush(chatId);
   }
 
   /** Appends the throughput drafts, yielding the turn after every `burst` appends. */
@@ -186,11 +196,11 @@ export class ChatRoom extends RealChatRoom {
 
   /**
    * Aims this chat's runs at another sandbox provider (the runs scenario's fast fake one) through
-   * the public `providerFactory`. Held in memory only: the scenario keeps a listener connected and
-   * sends its message right away, so the object is not evicted in between.
+   * its seams. Held in memory only: the scenario keeps a listener connected and sends its message
+   * right away, so the object is not evicted in between.
    */
   async benchUseProvider(baseUrl: string, token: string): Promise<void> {
-    this.providerFactory = () => createHttpProvider({ baseUrl, token });
+    this[roomSeams]().useProvider(() => createHttpProvider({ baseUrl, token }));
   }
 
   async benchStats(): Promise<{ constructions: number } & D1Counter> {

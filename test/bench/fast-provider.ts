@@ -87,6 +87,10 @@ export async function startFastProvider(): Promise<FastProvider> {
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     if (req.headers.authorization !== `Bearer ${token}`) return send(res, 401, { error: { code: "unauthorized" } });
     const url = new URL(req.url ?? "/", "http://fast.invalid");
+    if (req.method === "GET" && url.pathname === "/v1/capabilities") {
+      const capabilities = { agent: true, permissions: true, exec: false, files: false, resume: true };
+      return send(res, 200, { name: "fast-bench", version: "1", capabilities });
+    }
     // /v1/sandboxes/:id[/runs[/:runId/(events|cancel)]]
     const [, v1, sandboxes, sandboxId, runsPath, runId, action] = url.pathname.split("/");
     if (v1 !== "v1" || sandboxes !== "sandboxes" || !sandboxId) return send(res, 404, { error: { code: "not_found" } });

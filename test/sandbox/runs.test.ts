@@ -336,6 +336,37 @@ describe("cancel", () => {
     expect(existsSync(join(workspace(sid), "x.txt"))).toBe(false);
   });
 
+  it("cancels by idempotency key: a running run, and a key whose start comes later", async () => {
+    const sid = await newSandbox();
+    const script = uid("by-key");
+    await api.script(script, [{ stallMs: 20_000 }]);
+    const key = uid("key");
+    const { runId } = await startRun(sid, { prompt: `[script:${script}]`, idempotencyKey: key });
+    await api.events(sid, runId, 0, (rec) => rec.type === "agent");
+    const res = await api.call("POST", `/v1/sandboxes/${sid}/runs/by-key/${key}/cancel`);
+    expect(res.status).toBe(202);
+    expect(res.json).toEqual({ runId, status: "running" });
+    expect(exitOf(await api.records(sid, runId))).toMatchObject({ cancelled: true });
+
+    // Cancelled before its start arrived: the late start gets an exited, cancelled run and runs nothing.
+    const early = uid("key");
+    const first = await api.call("POST", `/v1/sandboxes/${sid}/runs/by-key/${early}/cancel`);
+    expect(first.status).toBe(202);
+    expect(first.json.status).toBe("exited");
+    const late = await api.call("POST", `/v1/sandboxes/${sid}/runs`, {
+      prompt: `[script:${script}]`,
+      model: "claude-test",
+      permissionMode: "bypassPermissions",
+      idempotencyKey: early,
+    });
+    expect(late.status).toBe(200);
+    expect(late.json).toMatchObject({ runId: first.json.runId, status: "exited" });
+    expect(await api.records(sid, first.json.runId)).toEqual([
+      { offset: 1, type: "exit", exitCode: null, signal: null, cancelled: true },
+    ]);
+    expect((await api.call("POST", `/v1/sandboxes/nope-${uid("x")}/runs/by-key/${early}/cancel`)).status).toBe(404);
+  });
+
   it("deleting the sandbox cancels its run", async () => {
     const sid = await newSandbox();
     const script = uid("delete");

@@ -21,10 +21,15 @@ export async function startFaultServer(target: string): Promise<FaultServer> {
       req.socket.destroy();
       return;
     }
+    // Only sockets with a proxied exchange in flight: an idle kept-alive socket may carry the next
+    // request of anyone (an admin call from the test, another key), which a drop must not cut.
     const sockets = open.get(key) ?? new Set<Socket>();
     open.set(key, sockets);
-    sockets.add(req.socket);
-    req.socket.once("close", () => sockets.delete(req.socket));
+    const socket = req.socket;
+    sockets.add(socket);
+    const done = () => sockets.delete(socket);
+    res.once("finish", done);
+    res.once("close", done);
     const upstream = httpRequest(
       { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: rest, headers: req.headers },
       (up) => {

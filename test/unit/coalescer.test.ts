@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { Coalescer } from "../../worker/chat/coalescer";
-import { utf8ByteLength } from "../../worker/chat/utf8";
 import type { EventDraft } from "../../worker/protocol";
+import { utf8ByteLength } from "../../worker/protocol/utf8";
 import { mulberry32, randomText } from "./prng";
 
 const text = (t: string, messageId = "m1"): EventDraft => ({ kind: "text_delta", messageId, payload: { text: t } });
@@ -21,88 +21,101 @@ const tool: EventDraft = {
 };
 
 describe("Coalescer", () => {
-  it("merges deltas inside the window and flushes when it passes", () => {
+  it("merges deltas inside the window; the caller flushes at the deadline", () => {
     const c = new Coalescer({ windowMs: 25 });
-    expect(c.push(text("a"), 100)).toEqual([]);
-    expect(c.push(text("b"), 110)).toEqual([]);
+    expect(c.push([text("a")], 100)).toEqual([]);
+    expect(c.push([text("b")], 110)).toEqual([]);
     expect(c.nextDeadline()).toBe(125);
-    expect(c.flushDue(124)).toEqual([]);
-    expect(c.flushDue(125)).toEqual([text("ab")]);
+    expect(c.flushAll()).toEqual([text("ab")]);
     expect(c.nextDeadline()).toBeNull();
-    expect(c.flushDue(1_000)).toEqual([]);
-  });
-
-  it("measures the window from the first pending delta", () => {
-    const c = new Coalescer({ windowMs: 25 });
-    c.push(text("a"), 0);
-    c.push(text("b"), 20);
-    expect(c.nextDeadline()).toBe(25);
-    // A delta arriving after the window joins the pending text and leaves at once.
-    expect(c.push(text("c"), 30)).toEqual([text("abc")]);
-    expect(c.nextDeadline()).toBeNull();
-  });
-
-  it("flushes at the size cap, counting UTF-8 bytes", () => {
-    const c = new Coalescer({ maxBytes: 8 });
-    expect(c.push(text("€€"), 0)).toEqual([]); // 6 bytes
-    expect(c.push(text("€"), 1)).toEqual([text("€€")]); // 9 would exceed: flush, keep "€" pending
-    expect(c.push(text("ab"), 2)).toEqual([]); // 5 bytes
-    expect(c.push(text("abc"), 3)).toEqual([text("€ababc")]); // reaches 8: flush
-    expect(c.push(text("x".repeat(20)), 4)).toEqual([text("x".repeat(20))]); // alone over the cap
-  });
-
-  it("flushes pending text before any other draft, a different kind or a different message", () => {
-    const c = new Coalescer();
-    expect(c.push(text("a"), 0)).toEqual([]);
-    expect(c.push(thinking("t"), 1)).toEqual([text("a")]);
-    expect(c.push(text("b", "m2"), 2)).toEqual([thinking("t")]);
-    expect(c.push(tool, 3)).toEqual([text("b", "m2"), tool]);
-    expect(c.push(tool, 4)).toEqual([tool]);
     expect(c.flushAll()).toEqual([]);
   });
 
-  it("property: order is preserved and the text out equals the text in", () => {
+  it("measures the window from the first waiting delta", () => {
+    const c = new Coalescer({ windowMs: 25 });
+    c.push([text("a")], 0);
+    c.push([text("b")], 20);
+    expect(c.nextDeadline()).toBe(25);
+    // A delta arriving after the window joins what waits and everything leaves at once.
+    expect(c.push([text("c")], 30)).toEqual([text("abc")]);
+    expect(c.nextDeadline()).toBeNull();
+  });
+
+  it("holds deltas of several messages and kinds together, as separate events in arrival order", () => {
+    const c = new Coalescer();
+    expect(c.push([text("a")], 0)).toEqual([]);
+    expect(c.push([thinking("t")], 1)).toEqual([]);
+    expect(c.push([text("b", "m2")], 2)).toEqual([]);
+    expect(c.push([text("c", "m2")], 3)).toEqual([]);
+    expect(c.push([tool], 4)).toEqual([text("a"), thinking("t"), text("bc", "m2"), tool]);
+    expect(c.push([tool], 5)).toEqual([tool]);
+    expect(c.flushAll()).toEqual([]);
+  });
+
+  it("flushes at the size cap of everything waiting, counting UTF-8 bytes", () => {
+    const c = new Coalescer({ maxBytes: 8 });
+    expect(c.push([text("€€")], 0)).toEqual([]); // 6 bytes
+    expect(c.push([thinking("€")], 1)).toEqual([text("€€")]); // 9 would exceed: flush, keep "€" waiting
+    expect(c.push([text("ab")], 2)).toEqual([]); // 5 bytes
+    expect(c.push([text("abc")], 3)).toEqual([thinking("€"), text("ababc")]); // reaches 8: flush
+    expect(c.push([text("x".repeat(20))], 4)).toEqual([text("x".repeat(20))]); // alone over the cap
+  });
+
+  it("commits a source's drafts whole or not at all, and names the oldest waiting source", () => {
+    const c = new Coalescer();
+    expect(c.push([thinking("t1"), text("a")], 0, 1)).toEqual([]);
+    expect(c.oldestWaitingSource).toBe(1);
+    expect(c.push([text("b")], 1, 2)).toEqual([]);
+    expect(c.oldestWaitingSource).toBe(1);
+    // A tool line that also carries text: the tool releases what waits, and the text may not stay behind.
+    expect(c.push([tool, text("c")], 2, 3)).toEqual([thinking("t1"), text("ab"), tool, text("c")]);
+    expect(c.oldestWaitingSource).toBeNull();
+    expect(c.hasPending).toBe(false);
+
+    // A size flush that releases only older sources leaves this one waiting, whole.
+    const small = new Coalescer({ maxBytes: 4 });
+    expect(small.push([text("abc")], 0, 7)).toEqual([]);
+    expect(small.push([text("de")], 1, 8)).toEqual([text("abc")]);
+    expect(small.oldestWaitingSource).toBe(8);
+    // A source whose first delta joined an older one that is then flushed goes out whole.
+    expect(small.push([text("f"), thinking("g")], 2, 9)).toEqual([text("def"), thinking("g")]);
+    expect(small.hasPending).toBe(false);
+  });
+
+  it("property: order and text are preserved, and what left is exactly the sources before the oldest waiting one", () => {
     for (let seed = 1; seed <= 300; seed++) {
       const rng = mulberry32(seed);
       const c = new Coalescer({ windowMs: rng.int(1, 40), maxBytes: rng.int(4, 64) });
-      const input: EventDraft[] = [];
+      const groups: EventDraft[][] = [];
       const output: EventDraft[] = [];
       let now = 0;
-      for (let i = rng.int(0, 60); i > 0; i--) {
+      for (let source = 0, n = rng.int(0, 60); source < n; source++) {
         now += rng.int(0, 15);
-        output.push(...c.flushDue(now));
-        const messageId = rng.pick(["m1", "m2"]);
-        const draft: EventDraft = rng.chance(0.1)
-          ? { kind: "usage", messageId, payload: { inputTokens: i, outputTokens: i } }
-          : {
-              kind: rng.pick(["text_delta", "thinking_delta"] as const),
-              messageId,
-              payload: { text: randomText(rng, 6) },
-            };
-        input.push(draft);
-        output.push(...c.push(draft, now));
         const deadline = c.nextDeadline();
-        if (deadline !== null) expect(deadline, `seed ${seed}`).toBeGreaterThan(now);
+        if (deadline !== null && now >= deadline) output.push(...c.flushAll());
+        const group: EventDraft[] = [];
+        for (let k = rng.int(0, 3); k > 0; k--) {
+          const messageId = rng.pick(["m1", "m2"]);
+          group.push(
+            rng.chance(0.1)
+              ? { kind: "usage", messageId, payload: { inputTokens: k, outputTokens: k } }
+              : {
+                  kind: rng.pick(["text_delta", "thinking_delta"] as const),
+                  messageId,
+                  payload: { text: randomText(rng, 6) },
+                },
+          );
+        }
+        groups.push(group);
+        output.push(...c.push(group, now, source));
+        const waitingFrom = c.oldestWaitingSource ?? groups.length;
+        expect(runs(output), `seed ${seed} source ${source}`).toEqual(runs(groups.slice(0, waitingFrom).flat()));
+        const next = c.nextDeadline();
+        if (next !== null) expect(next, `seed ${seed}`).toBeGreaterThan(now);
       }
       output.push(...c.flushAll());
-
-      // Group maximal runs of same (kind, message): runs must match in order with the same text.
-      const runs = (drafts: EventDraft[]) => {
-        const out: Array<{ key: string; text: string }> = [];
-        for (const d of drafts) {
-          const key = `${d.kind}/${d.messageId}`;
-          const t =
-            d.kind === "text_delta" || d.kind === "thinking_delta" ? d.payload.text : `<${JSON.stringify(d.payload)}>`;
-          const last = out.at(-1);
-          if (last && last.key === key && !t.startsWith("<")) last.text += t;
-          else out.push({ key, text: t });
-        }
-        return out;
-      };
+      const input = groups.flat();
       expect(runs(output), `seed ${seed}`).toEqual(runs(input));
-      for (const d of output) {
-        if (d.kind === "usage") expect(input).toContain(d);
-      }
       // No merged draft exceeds the cap unless a single input delta already did.
       const largestInput = Math.max(
         0,
@@ -120,3 +133,17 @@ describe("Coalescer", () => {
     }
   });
 });
+
+/** Maximal runs of same (kind, message) with their text concatenated; other drafts as their JSON. */
+function runs(drafts: EventDraft[]): Array<{ key: string; text: string }> {
+  const out: Array<{ key: string; text: string }> = [];
+  for (const d of drafts) {
+    const key = `${d.kind}/${d.messageId}`;
+    const delta = d.kind === "text_delta" || d.kind === "thinking_delta";
+    const t = delta ? d.payload.text : `<${JSON.stringify(d.payload)}>`;
+    const last = out.at(-1);
+    if (delta && last && last.key === key) last.text += t;
+    else if (!delta || t !== "") out.push({ key, text: t });
+  }
+  return out;
+}

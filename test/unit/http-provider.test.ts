@@ -121,10 +121,16 @@ describe("JSON calls", () => {
     expect(seen[0]).toMatchObject({ method: "PUT", url: "/v1/sandboxes/chat1", body: "{}" });
   });
 
-  it("answers null for an unknown sandbox and treats deleting one as done", async () => {
+  it("treats deleting an unknown sandbox, and cancelling by key in one, as done", async () => {
     handler = (_req, res) => sendJson(res, 404, { error: { code: "sandbox_not_found", message: "no such sandbox" } });
-    expect(await provider().getSandbox("gone")).toBeNull();
     await expect(provider().deleteSandbox("gone")).resolves.toBeUndefined();
+    await expect(provider().cancelRunByKey("gone", "k1")).resolves.toBeUndefined();
+  });
+
+  it("cancels a run by its idempotency key", async () => {
+    handler = (_req, res) => sendJson(res, 202, { status: "running" });
+    await provider().cancelRunByKey("chat1", "key-1");
+    expect(seen[0]).toMatchObject({ method: "POST", url: "/v1/sandboxes/chat1/runs/by-key/key-1/cancel" });
   });
 
   it("starts a run with the protocol's body and reports idempotent replays", async () => {
@@ -190,11 +196,10 @@ describe("JSON calls", () => {
   });
 
   it("rejects a body that does not match the protocol as provider_protocol", async () => {
-    handler = (_req, res) =>
-      sendJson(res, 200, { runId: "run1", sessionId: "s1", status: "bogus", exitCode: "0", records: 1 });
-    const err = await caught(provider().getRun("chat1", "run1"));
+    handler = (_req, res) => sendJson(res, 202, { status: "bogus" });
+    const err = await caught(provider().cancelRun("chat1", "run1"));
     expect(err.code).toBe("provider_protocol");
-    expect(err.message).toMatch(/status|exitCode/);
+    expect(err.message).toMatch(/status/);
   });
 
   it("rejects an unexpected success status as provider_protocol", async () => {
@@ -241,7 +246,7 @@ describe("JSON calls", () => {
       [413, "file_too_large"],
     ] as const) {
       handler = (_req, res) => sendJson(res, status, { error: { code, message: "m" } });
-      expect(await caught(provider().getRun("chat1", "run1"))).toMatchObject({ code, status, retryable: false });
+      expect(await caught(provider().cancelRun("chat1", "run1"))).toMatchObject({ code, status, retryable: false });
     }
   });
 
@@ -495,24 +500,5 @@ describe("readRunEvents", () => {
       break;
     }
     await expect.poll(() => closed, { timeout: 2000 }).toBe(true);
-  });
-});
-
-describe("exec", () => {
-  it("streams output until the exit record", async () => {
-    handler = (_req, res) => {
-      res.writeHead(200, { "content-type": "application/x-ndjson" });
-      res.write(
-        `${JSON.stringify({ type: "stdout", data: "hi\n" })}\n${JSON.stringify({ type: "stderr", data: "warn\n" })}\n`,
-      );
-      res.write(`${JSON.stringify({ type: "exit", exitCode: 0, timedOut: false })}\n`);
-    };
-    const records = await collect(provider().exec("chat1", { command: "echo hi", timeoutMs: 1000 }));
-    expect(records).toEqual([
-      { type: "stdout", data: "hi\n" },
-      { type: "stderr", data: "warn\n" },
-      { type: "exit", exitCode: 0, timedOut: false },
-    ]);
-    expect(JSON.parse(seen[0]?.body ?? "")).toEqual({ command: "echo hi", timeoutMs: 1000 });
   });
 });

@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { eventByteSize, fitDraft } from "../../worker/chat/truncate";
-import { cutAtBytes, jsonStringBytes, utf8ByteLength } from "../../worker/chat/utf8";
 import type { EventDraft } from "../../worker/protocol";
 import { parseDraft } from "../../worker/protocol";
+import { cutAtBytes, jsonStringBytes, utf8ByteLength } from "../../worker/protocol/utf8";
 import { mulberry32, randomText } from "./prng";
 
 const encoder = new TextEncoder();

@@ -63,3 +63,9 @@ export async function expectError(res: Response, status: number, code: string, l
   expect(res.status, label).toBe(status);
   expect((await json<{ error: { code: string } }>(res)).error.code, label).toBe(code);
 }
+
+/** The value, or a thrown error naming what was missing (narrows `T | undefined | null`). */
+export function must<T>(value: T | undefined | null, what = "value"): T {
+  if (value === undefined || value === null) throw new Error(`expected a ${what}`);
+  return value;
+}

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Envelope } from "../../worker/protocol/events";
-import { api, createChat, expectError, json, signUp } from "./helpers";
+import { snapshotText } from "../../worker/protocol/snapshot";
+import { api, createChat, expectError, json, must, signUp } from "./helpers";
 import { modelRequests, script, send, storedSnapshot, text, Watcher } from "./run-helpers";
 
 /** A reply that streams for about `ms` milliseconds. */
@@ -79,9 +80,14 @@ describe("queue and send-now", () => {
     expect((await watcher.terminalOf(m4.assistantMessageId)).kind).toBe("run_completed");
     expect(startedOrder(watcher.events)).toEqual([m1.assistantMessageId, m2.assistantMessageId, m4.assistantMessageId]);
     expect((await watcher.terminalOf(m3.assistantMessageId)).payload).toEqual({ reason: "removed_from_queue" });
-    expect(watcher.of(m3.userMessageId)).toEqual([]);
-    const userMessage = watcher.of(m2.userMessageId)[0]?.payload as { content: string };
-    expect(userMessage.content).toBe(`${s2.marker} second, edited`);
+    // The removed message stays in the history as sent; only its answer was cancelled.
+    expect(watcher.of(m3.userMessageId).map((e) => [e.kind, (e.payload as { content: string }).content])).toEqual([
+      ["user_message", `${s3.marker} third`],
+    ]);
+    // The edit is in the log as the user's message again; its snapshot (history) shows the edited text.
+    const sent = watcher.of(m2.userMessageId).map((e) => (e.payload as { content: string }).content);
+    expect(sent).toEqual([`${s2.marker} second`, `${s2.marker} second, edited`]);
+    expect((await storedSnapshot(chat.id, m2.userMessageId))?.content).toBe(`${s2.marker} second, edited`);
     expect((await modelRequests(s2.id))[0]?.lastUserText).toContain("second, edited");
     expect(await json(await api(`/api/chats/${chat.id}/queue`, { session }))).toEqual({ items: [] });
     watcher.close();
@@ -108,8 +114,8 @@ describe("queue and send-now", () => {
     // The interrupted message keeps what it had streamed.
     const snapshot = await storedSnapshot(chat.id, m1.assistantMessageId);
     expect(snapshot?.status).toBe("cancelled");
-    expect(snapshot?.content.length).toBeGreaterThan(0);
-    expect("a long answer that will be interrupted by send-now".startsWith(snapshot?.content ?? "x")).toBe(true);
+    expect(snapshotText(must(snapshot)).length).toBeGreaterThan(0);
+    expect("a long answer that will be interrupted by send-now".startsWith(snapshotText(must(snapshot)))).toBe(true);
     watcher.close();
   });
 

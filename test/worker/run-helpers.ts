@@ -4,12 +4,9 @@
  * pointing one chat's Durable Object at another provider address (the fault injector, a closed
  * port, a wrong token) so a failure can be produced for that chat alone.
  */
-import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { ChatRoom } from "../../worker/chat/chat-room";
 import type { Envelope } from "../../worker/protocol/events";
 import type { MessageSnapshot } from "../../worker/protocol/snapshot";
-import { createHttpProvider } from "../../worker/sandbox/http-provider";
 import { api, json, type Session } from "./helpers";
 import { type Listener, openWs, room } from "./stream-helpers";
 
@@ -104,9 +101,7 @@ export function text(events: Envelope[]): string {
 
 /** Points this chat's Durable Object at another provider address until it is evicted. */
 export async function useProvider(chatId: string, baseUrl: string, token = env.SANDBOX_TOKEN ?? ""): Promise<void> {
-  await runInDurableObject(room(chatId), (instance: ChatRoom) => {
-    instance.providerFactory = () => createHttpProvider({ baseUrl, token, timeoutMs: 3000 });
-  });
+  await room(chatId).useProvider(baseUrl, token);
 }
 
 /** The message's snapshot as stored in D1 (after the chat flushed). */

@@ -7,7 +7,8 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createChat, signUp } from "./helpers";
+import { snapshotText } from "../../worker/protocol/snapshot";
+import { createChat, must, signUp } from "./helpers";
 import { script, send, storedSnapshot, text, useProvider, Watcher } from "./run-helpers";
 import { room } from "./stream-helpers";
 
@@ -39,7 +40,7 @@ describe("mid-run resilience", () => {
     }
     expect((await watcher.terminalOf(m.assistantMessageId)).kind).toBe("run_completed");
     expect(text(watcher.of(m.assistantMessageId))).toBe(REPLY);
-    expect((await storedSnapshot(chat.id, m.assistantMessageId))?.content).toBe(REPLY);
+    expect(snapshotText(must(await storedSnapshot(chat.id, m.assistantMessageId)))).toBe(REPLY);
     watcher.close();
   });
 
@@ -66,7 +67,7 @@ describe("mid-run resilience", () => {
     expect(events.filter((e) => e.kind === "tool_started")).toHaveLength(1);
     expect(events.filter((e) => e.kind === "tool_completed")).toHaveLength(1);
     expect(events.filter((e) => e.kind === "run_started")).toHaveLength(1);
-    expect((await storedSnapshot(chat.id, m.assistantMessageId))?.content).toBe(REPLY);
+    expect(snapshotText(must(await storedSnapshot(chat.id, m.assistantMessageId)))).toBe(REPLY);
     after.close();
   });
 
@@ -95,7 +96,7 @@ describe("mid-run resilience", () => {
     const snapshot = await storedSnapshot(chat.id, m.assistantMessageId);
     expect(snapshot?.status).toBe("failed");
     expect(snapshot?.lastSeq).toBe(end.seq);
-    expect(snapshot?.content.length).toBeGreaterThan(0); // partial answer kept
+    expect(snapshotText(must(snapshot)).length).toBeGreaterThan(0); // partial answer kept
     await admin(key, "up");
     watcher.close();
   });

@@ -7,6 +7,7 @@ import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Envelope } from "../../worker/protocol/events";
 import { ORIGIN, type Session } from "./helpers";
+import type { ChatRoom as TestChatRoom } from "./test-worker";
 
 export type Frame =
   | { type: "events"; events: Envelope[] }
@@ -131,8 +132,10 @@ export async function openSse(
   };
 }
 
-export function room(chatId: string) {
-  return env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId));
+/** The chat's object, as the test worker exports it (with its test-only RPCs). */
+export function room(chatId: string): DurableObjectStub<TestChatRoom> {
+  const namespace = env.CHAT_ROOM as unknown as DurableObjectNamespace<TestChatRoom>;
+  return namespace.get(namespace.idFromName(chatId));
 }
 
 export type Draft = { kind: string; messageId: string | null; payload: unknown };

@@ -13,6 +13,8 @@ export default defineProject({
   plugins: [
     cloudflareTest(async ({ inject }) => ({
       wrangler: { configPath: `${root}/wrangler.toml` },
+      // The real worker, with a ChatRoom that adds test-only RPCs (see test-worker.ts).
+      main: `${root}/test/worker/test-worker.ts`,
       miniflare: {
         compatibilityFlags: ["nodejs_compat", "service_binding_extra_handlers"],
         bindings: {
@@ -24,6 +26,8 @@ export default defineProject({
           // Short limits so failure tests finish quickly; production defaults are in worker/chat/config.ts.
           WATCHDOG_INTERVAL_MS: "500",
           PROVIDER_SILENCE_MS: "4000",
+          // Long enough that a D1 retry test can tell an early retry from a due one.
+          FLUSH_RETRY_BASE_MS: "2000",
         },
       },
     })),

@@ -2,21 +2,22 @@
  * The ChatRoom Durable Object: the single writer of one chat. It assigns seq, stores events in its
  * SQLite, fans them out to listeners, copies them to D1 through the outbox, and drives the chat's
  * agent runs. Entry points stay thin: they decode, call the plain modules beside this file, persist
- * and broadcast.
+ * and broadcast. Its RPC surface is what the Worker needs; test and bench workers reach more
+ * through `roomSeams`, a symbol key that RPC cannot name.
  */
 import { DurableObject } from "cloudflare:workers";
-import { type EventDraft, isTerminalKind, parseDraft } from "../protocol/events";
+import type { EventDraft } from "../protocol/events";
 import type { SandboxProvider } from "../sandbox/provider";
 import { providerFromEnv } from "../sandbox/provider-for-env";
-import { Coalescer } from "./coalescer";
+import { ChatWriter } from "./chat-writer";
 import { type StreamConfig, streamConfig } from "./config";
 import { EventLog } from "./event-log";
-import { encodeEvents, type ListenerAttachment } from "./listener-frames";
+import type { ListenerAttachment } from "./listener-frames";
 import { acceptListener, CLOSE_CHAT_DELETED, CLOSE_INVALID_FRAME, closeAll, Fanout } from "./listeners";
 import { OutboxDriver } from "./outbox-driver";
-import { type PermissionOutcome, RunEngine, type SendOutcome, SetupError } from "./run-engine";
+import { type PermissionOutcome, RunEngine, type SendOutcome } from "./run-engine";
+import { SetupError } from "./run-outcome";
 import { type QueueItem, type RunRequest, RunStore } from "./run-store";
-import { prepareDraft } from "./truncate";
 
 /** Headers the Worker sets when it hands a listener's upgrade request to the chat. */
 export const LISTENER_HEADERS = {
@@ -26,34 +27,35 @@ export const LISTENER_HEADERS = {
   format: "x-format",
 } as const;
 
-export type AppendResult = { ok: true; head: number } | { ok: false; error: string };
+/** The key of the room's test seams: only code holding this symbol (test and bench workers) can call them. */
+export const roomSeams: unique symbol = Symbol("ChatRoom seams");
+
+export type RoomSeams = {
+  /** Appends drafts of any kind, as the room's own runs do (a delta may wait in the coalescer). */
+  emit(chatId: string, drafts: readonly EventDraft[]): void;
+  head(): number;
+  /** Commits waiting deltas and copies everything to D1 now, backoff or not. */
+  flush(chatId: string): Promise<{ head: number; flushedSeq: number }>;
+  /** Aims this object's runs at another provider until it is evicted. */
+  useProvider(factory: () => SandboxProvider): void;
+};
 
 export class ChatRoom extends DurableObject<Env> {
   #log: EventLog;
   #store: RunStore;
   #engine: RunEngine | null = null;
   readonly #config: StreamConfig;
-  readonly #coalescer: Coalescer;
-  #coalesceTimer: ReturnType<typeof setTimeout> | null = null;
   #alarmAt: number | null = null;
-  #chatIdJson: string | undefined;
   readonly #outbox: OutboxDriver;
   readonly #fanout: Fanout;
-  /**
-   * Builds the sandbox provider client (an edge passed in, so tests can aim one chat at a fault
-   * injector). Defaults to the configured provider.
-   */
-  providerFactory: () => SandboxProvider = () => this.#provider();
+  readonly #writer: ChatWriter;
+  #providerOverride: (() => SandboxProvider) | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#log = new EventLog(ctx.storage.sql);
     this.#store = new RunStore(ctx.storage.sql);
     this.#config = streamConfig(env as unknown as Record<string, unknown>);
-    this.#coalescer = new Coalescer({
-      windowMs: this.#config.coalesceWindowMs,
-      maxBytes: this.#config.coalesceMaxBytes,
-    });
     this.#outbox = new OutboxDriver({
       log: () => this.#log,
       db: env.DB,
@@ -61,68 +63,16 @@ export class ChatRoom extends DurableObject<Env> {
       wakeAt: (at) => this.#ensureAlarm(at),
     });
     this.#fanout = new Fanout(ctx, this.#config.recentEventsChars);
+    this.#writer = new ChatWriter({
+      log: () => this.#log,
+      fanout: this.#fanout,
+      outbox: this.#outbox,
+      config: this.#config,
+      afterTimerCommit: () => this.#engine?.afterDeltasCommitted(),
+    });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     // A run that was streaming when this object was evicted or restarted: the watchdog re-attaches.
     if (this.#store.active()) this.#ensureAlarm(Date.now());
-  }
-
-  // ---- RPC: events -------------------------------------------------------------------------
-
-  /**
-   * Appends events (validated; oversized payloads cut or split to fit). Text and thinking deltas
-   * may wait a few milliseconds to be merged; everything else is stored and sent before this returns.
-   * A malformed draft rejects the whole call and appends nothing.
-   */
-  async append(
-    chatId: string,
-    drafts: { kind: string; messageId: string | null; payload: unknown }[],
-  ): Promise<AppendResult> {
-    this.#log.bindChat(chatId);
-    const valid: EventDraft[] = [];
-    for (const [index, draft] of drafts.entries()) {
-      try {
-        valid.push(parseDraft(draft));
-      } catch (error: unknown) {
-        return { ok: false, error: `event ${index}: ${error instanceof Error ? error.message : String(error)}` };
-      }
-    }
-    this.#emit(valid);
-    return { ok: true, head: this.#log.head };
-  }
-
-  /** The newest seq (deltas still waiting to be merged are not appended yet). */
-  async head(): Promise<number> {
-    return this.#log.head;
-  }
-
-  /** Commits any waiting deltas, then copies everything outstanding to D1 now. */
-  async flush(chatId: string): Promise<{ head: number; flushedSeq: number }> {
-    this.#log.bindChat(chatId);
-    this.#commitWaitingDeltas();
-    await this.#outbox.flushNow();
-    return { head: this.#log.head, flushedSeq: this.#log.flushedSeq };
-  }
-
-  /** Deletes the chat's storage and sandbox and closes its listeners (the chat was deleted). */
-  async destroy(): Promise<void> {
-    const chatId = this.#log.chatId;
-    this.#engine?.cancel();
-    if (chatId) {
-      // The sandbox goes with the chat; a provider that is down now leaves it to the provider's own cleanup.
-      try {
-        await this.providerFactory().deleteSandbox(chatId);
-      } catch (error: unknown) {
-        console.warn(JSON.stringify({ msg: "sandbox not deleted with its chat", chatId, error: String(error) }));
-      }
-    }
-    this.#fanout.clear();
-    closeAll(this.ctx, CLOSE_CHAT_DELETED, "chat deleted");
-    if (this.#coalesceTimer) clearTimeout(this.#coalesceTimer);
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
-    this.#log = new EventLog(this.ctx.storage.sql);
-    this.#store = new RunStore(this.ctx.storage.sql);
-    this.#engine = null;
   }
 
   // ---- RPC: runs ---------------------------------------------------------------------------
@@ -158,10 +108,38 @@ export class ChatRoom extends DurableObject<Env> {
 
   /**
    * The cron's sweep: D1 shows these messages `streaming` for a long while. Ends those with no run
-   * behind them and re-attaches (or fails) the active run. Returns how many it ended.
+   * behind them and re-attaches (or fails) the active run; an active run that is merely quiet (a
+   * prompt waiting for its user) gets its D1 row touched, so the next sweeps look at others first.
    */
   async sweep(chatId: string, messageIds: string[]): Promise<{ ended: number }> {
-    return { ended: this.#runs(chatId).sweep(messageIds) };
+    const { ended, active } = this.#runs(chatId).sweep(messageIds);
+    if (active !== null) {
+      await this.env.DB.prepare("UPDATE messages SET updated_at = ? WHERE id = ? AND status = 'streaming'")
+        .bind(Date.now(), active)
+        .run();
+    }
+    return { ended };
+  }
+
+  /**
+   * Deletes everything of the chat here (the chat's D1 rows are already gone): stops its run
+   * without starting the next, closes listeners, wipes storage, then deletes the sandbox at the
+   * provider, which stops any agent still there. Throws when the provider part fails; calling it
+   * again (the cron retries) finishes the job, also on a wiped object.
+   */
+  async destroy(chatId: string): Promise<void> {
+    await this.#engine?.stop();
+    this.#writer.discard();
+    await this.#outbox.stop();
+    this.#fanout.clear();
+    closeAll(this.ctx, CLOSE_CHAT_DELETED, "chat deleted");
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.#alarmAt = null;
+    this.#log = new EventLog(this.ctx.storage.sql);
+    this.#store = new RunStore(this.ctx.storage.sql);
+    this.#engine = null;
+    await this.#provider().deleteSandbox(chatId);
   }
 
   // ---- listeners ---------------------------------------------------------------------------
@@ -206,9 +184,31 @@ export class ChatRoom extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
-    this.#commitWaitingDeltas();
+    this.#writer.commitWaiting();
+    this.#engine?.afterDeltasCommitted();
     if (this.#log.chatId) this.#runs(this.#log.chatId).watchdog();
-    await this.#outbox.flushNow();
+    await this.#outbox.whenDue(Date.now());
+  }
+
+  // ---- test seams (not RPC) ----------------------------------------------------------------
+
+  [roomSeams](): RoomSeams {
+    return {
+      emit: (chatId, drafts) => {
+        this.#log.bindChat(chatId);
+        this.#writer.emit(drafts);
+      },
+      head: () => this.#log.head,
+      flush: async (chatId) => {
+        this.#log.bindChat(chatId);
+        this.#writer.commitWaiting();
+        await this.#outbox.flushNow();
+        return { head: this.#log.head, flushedSeq: this.#log.flushedSeq };
+      },
+      useProvider: (factory) => {
+        this.#providerOverride = factory;
+      },
+    };
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -218,10 +218,10 @@ export class ChatRoom extends DurableObject<Env> {
     this.#engine ??= new RunEngine({
       chatId,
       store: this.#store,
-      emit: (drafts) => this.#emit(drafts),
-      hasPendingDeltas: () => this.#coalescer.hasPending,
+      emit: (drafts, source) => this.#writer.emit(drafts, source),
+      oldestWaitingSource: () => this.#writer.oldestWaitingSource,
       status: (messageId) => this.#log.snapshot(messageId)?.snapshot.status,
-      provider: () => this.providerFactory(),
+      provider: () => this.#provider(),
       now: () => Date.now(),
       config: this.#config,
       armWatchdog: (at) => this.#ensureAlarm(at),
@@ -230,53 +230,10 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   #provider(): SandboxProvider {
-    const provider = providerFromEnv(this.env);
-    if (!provider) {
-      throw new SetupError(
-        "sandbox_not_configured",
-        "No sandbox provider is configured (SANDBOX_URL and SANDBOX_TOKEN).",
-      );
-    }
-    return provider;
-  }
-
-  #emit(drafts: readonly EventDraft[]): void {
-    const now = Date.now();
-    // Everything the coalescer releases for this call is committed together: one insert, one frame.
-    this.#commit(drafts.flatMap((draft) => this.#coalescer.push(draft, now)));
-    this.#armCoalesceTimer();
-  }
-
-  #commitWaitingDeltas(): void {
-    this.#commit(this.#coalescer.flushAll());
-    this.#engine?.deltasCommitted();
-  }
-
-  #armCoalesceTimer(): void {
-    const deadline = this.#coalescer.nextDeadline();
-    if (deadline === null || this.#coalesceTimer) return;
-    this.#coalesceTimer = setTimeout(
-      () => {
-        this.#coalesceTimer = null;
-        this.#commitWaitingDeltas();
-      },
-      Math.max(0, deadline - Date.now()),
-    );
-  }
-
-  /** Stores drafts (seq assigned), sends them to listeners, and schedules the D1 copy. */
-  #commit(drafts: readonly EventDraft[]): void {
-    if (drafts.length === 0) return;
-    const chatId = this.#log.chatId;
-    if (!chatId) throw new Error("ChatRoom used before it knows its chat");
-    const prepared = drafts.flatMap((draft) => prepareDraft(draft));
-    const events = this.#log.append(chatId, prepared, Date.now());
-    this.#chatIdJson ??= JSON.stringify(chatId);
-    this.#fanout.push(encodeEvents(this.#chatIdJson, events));
-    this.#outbox.committed(
-      drafts.some((d) => isTerminalKind(d.kind)),
-      Date.now(),
-    );
+    if (this.#providerOverride) return this.#providerOverride();
+    const setup = providerFromEnv(this.env);
+    if (!setup.ok) throw new SetupError(setup.code, setup.message);
+    return setup.provider;
   }
 
   #ensureAlarm(at: number): void {

@@ -1,27 +1,30 @@
 /**
- * Merges runs of text or thinking deltas of one message before the chat's writer gives them a seq,
- * so a token stream becomes a few events rather than one per token. Used by the chat's Durable
- * Object, which owns the clock and the timer. Invariant: drafts leave in arrival order, and the
- * concatenated text out equals the text in.
+ * Holds text and thinking deltas for a few milliseconds before the chat's writer gives them a
+ * seq: consecutive deltas of one message and kind merge into one event, and everything waiting is
+ * committed together (one multi-row insert), so a token stream becomes a few events and inserts.
+ * Used by the chat's writer, which owns the clock and the timer. Invariants: drafts leave in
+ * arrival order; the text out equals the text in; a group of drafts from one source (one provider
+ * record) is committed entirely or not at all, so a stored cursor never splits a record.
  */
 import type { EventDraft } from "../protocol/events";
-import { utf8ByteLength } from "./utf8";
+import { utf8ByteLength } from "../protocol/utf8";
 
 export type CoalescerOptions = {
-  /** How long the first pending delta may wait for company (ms). */
+  /** How long the first waiting delta may wait for company (ms). */
   windowMs?: number;
-  /** Pending text is flushed once it reaches this many UTF-8 bytes. */
+  /** What waits is committed once it reaches this many UTF-8 bytes. */
   maxBytes?: number;
 };
 
 type DeltaDraft = Extract<EventDraft, { kind: "text_delta" | "thinking_delta" }>;
 
-type Pending = {
+/** One future event: consecutive deltas of one message and kind, from records first..last. */
+type Waiting = {
   kind: DeltaDraft["kind"];
   messageId: string | null;
   parts: string[];
-  bytes: number;
-  since: number;
+  firstSource: number | null;
+  lastSource: number | null;
 };
 
 function isDelta(draft: EventDraft): draft is DeltaDraft {
@@ -31,7 +34,12 @@ function isDelta(draft: EventDraft): draft is DeltaDraft {
 export class Coalescer {
   readonly windowMs: number;
   readonly maxBytes: number;
-  #pending: Pending | null = null;
+  #waiting: Waiting[] = [];
+  #bytes = 0;
+  #since = 0;
+  /** The group being pushed, and whether any of it was released yet. */
+  #group: number | null = null;
+  #groupReleased = false;
 
   constructor(opts: CoalescerOptions = {}) {
     this.windowMs = opts.windowMs ?? 25;
@@ -39,47 +47,70 @@ export class Coalescer {
   }
 
   /**
-   * Takes one draft arriving at `now` and returns the drafts ready to append now, in order.
-   * A delta may wait (the result is then empty); anything else flushes what waits, then itself.
+   * Takes the drafts of one source (a provider record's offset; null for none) arriving at `now`
+   * and returns the drafts to commit now, in order. Deltas may wait; anything else releases what
+   * waits, then itself. When part of a group was released, the rest of it is released too.
    */
-  push(draft: EventDraft, now: number): EventDraft[] {
-    if (!isDelta(draft)) return [...this.flushAll(), draft];
+  push(drafts: readonly EventDraft[], now: number, source: number | null = null): EventDraft[] {
+    this.#group = source;
+    this.#groupReleased = false;
     const out: EventDraft[] = [];
-    const bytes = utf8ByteLength(draft.payload.text);
-    const p = this.#pending;
-    if (p !== null && (p.kind !== draft.kind || p.messageId !== draft.messageId || p.bytes + bytes > this.maxBytes)) {
+    for (const draft of drafts) out.push(...this.#pushOne(draft, now, source));
+    if (source !== null && this.#groupReleased && this.#waiting.some((w) => w.lastSource === source)) {
       out.push(...this.flushAll());
     }
-    if (this.#pending === null) {
-      this.#pending = { kind: draft.kind, messageId: draft.messageId, parts: [], bytes: 0, since: now };
-    }
-    const pending = this.#pending;
-    pending.parts.push(draft.payload.text);
-    pending.bytes += bytes;
-    if (pending.bytes >= this.maxBytes || now - pending.since >= this.windowMs) out.push(...this.flushAll());
+    this.#group = null;
     return out;
   }
 
-  /** The pending delta once its window has passed at `now`, else nothing. */
-  flushDue(now: number): EventDraft[] {
-    const deadline = this.nextDeadline();
-    return deadline !== null && now >= deadline ? this.flushAll() : [];
+  #pushOne(draft: EventDraft, now: number, source: number | null): EventDraft[] {
+    if (!isDelta(draft)) {
+      if (source !== null) this.#groupReleased = true;
+      return [...this.flushAll(), draft];
+    }
+    const out: EventDraft[] = [];
+    const bytes = utf8ByteLength(draft.payload.text);
+    if (this.#waiting.length > 0 && this.#bytes + bytes > this.maxBytes) out.push(...this.flushAll());
+    if (this.#waiting.length === 0) this.#since = now;
+    const last = this.#waiting.at(-1);
+    if (last !== undefined && last.kind === draft.kind && last.messageId === draft.messageId) {
+      last.parts.push(draft.payload.text);
+      last.lastSource = source ?? last.lastSource;
+    } else {
+      this.#waiting.push({
+        kind: draft.kind,
+        messageId: draft.messageId,
+        parts: [draft.payload.text],
+        firstSource: source,
+        lastSource: source,
+      });
+    }
+    this.#bytes += bytes;
+    if (this.#bytes >= this.maxBytes || now - this.#since >= this.windowMs) out.push(...this.flushAll());
+    return out;
   }
 
-  /** Everything pending, at once (a terminal event, shutdown). */
+  /** Everything waiting, at once (the window passed, a terminal event, shutdown). */
   flushAll(): EventDraft[] {
-    const p = this.#pending;
-    if (p === null) return [];
-    this.#pending = null;
-    return [{ kind: p.kind, messageId: p.messageId, payload: { text: p.parts.join("") } }];
+    if (this.#waiting.length === 0) return [];
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    this.#bytes = 0;
+    if (this.#group !== null && waiting.some((w) => w.lastSource === this.#group)) this.#groupReleased = true;
+    return waiting.map((w) => ({ kind: w.kind, messageId: w.messageId, payload: { text: w.parts.join("") } }));
   }
 
-  /** When the caller should call `flushDue` next, or null when nothing waits. */
+  /** When the caller should call `flushAll` next, or null when nothing waits. */
   nextDeadline(): number | null {
-    return this.#pending === null ? null : this.#pending.since + this.windowMs;
+    return this.#waiting.length === 0 ? null : this.#since + this.windowMs;
   }
 
   get hasPending(): boolean {
-    return this.#pending !== null;
+    return this.#waiting.length > 0;
+  }
+
+  /** The source of the oldest waiting delta: every earlier source is committed whole. */
+  get oldestWaitingSource(): number | null {
+    return this.#waiting[0]?.firstSource ?? null;
   }
 }

@@ -1,10 +1,11 @@
 /**
  * The chat's event log in Durable Object SQLite: assigns seq 1, 2, 3 … (no gap, never reused, also
  * across eviction, since the head is read back from the table) and stores each event in the same
- * synchronous turn. Message snapshots are a fold over the log, cached in memory; each D1 flush also
- * stores them as checkpoints, so after an eviction a snapshot is rebuilt from its checkpoint plus the
- * few events after it (a seq range scan: the log needs no index beyond its primary key, which keeps
- * each append to one B-tree insert). Used only by the ChatRoom Durable Object, the chat's single writer.
+ * synchronous turn, many rows per INSERT. Message snapshots are a fold over the log, made lazily:
+ * appended events wait per message and are folded (runs of deltas merged, which the reducer's size
+ * law allows) when a snapshot is asked for. After an eviction a snapshot is rebuilt from its
+ * checkpoint (stored by D1 flushes, an accelerator only) or from the message's first seq, plus a seq
+ * range scan. Used only by the ChatRoom Durable Object, the chat's single writer.
  */
 import type { Envelope } from "../protocol/events";
 import { type MessageSnapshot, messageSnapshotSchema, reduce } from "../protocol/snapshot";
@@ -22,12 +23,17 @@ export type Checkpoint = SnapshotVersion & { json: string };
 export class EventLog {
   readonly #sql: SqlStorage;
   #head: number;
-  /** The head when this instance opened the log: later events were all folded into the cache. */
-  readonly #coldHead: number;
+  /** Folded snapshots (as of their `lastSeq`). */
   #cache = new Map<string, SnapshotVersion>();
+  /** Events appended by this instance and not folded yet, per message, in seq order. */
+  #unfolded = new Map<string, Envelope[]>();
+  /** Messages whose first seq this instance knows is stored in `message_starts`. */
+  #started = new Set<string>();
   #chatId: string | undefined;
   /** Mirrors meta `flushed_seq` (this object is its only writer), read once at start. */
   #flushedSeq: number;
+  /** The head when `message_starts` was created: older messages may have no row there. */
+  readonly #startsSince: number;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -46,11 +52,15 @@ export class EventLog {
       created_at INTEGER NOT NULL,
       updated_at INTEGER NOT NULL
     )`);
+    // One row per message (not per event): where a rebuild without a checkpoint starts scanning.
+    sql.exec("CREATE TABLE IF NOT EXISTS message_starts (message_id TEXT PRIMARY KEY, first_seq INTEGER NOT NULL)");
     sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     this.#head = sql.exec<{ head: number | null }>("SELECT MAX(seq) AS head FROM events").one().head ?? 0;
-    this.#coldHead = this.#head;
     this.#chatId = this.#meta("chat_id");
     this.#flushedSeq = Number(this.#meta("flushed_seq") ?? 0);
+    const since = this.#meta("message_starts_since");
+    if (since === undefined) this.#setMeta("message_starts_since", String(this.#head));
+    this.#startsSince = Number(since ?? this.#head);
   }
 
   /** The seq of the newest event (0 for an empty log). */
@@ -59,8 +69,8 @@ export class EventLog {
   }
 
   /**
-   * Appends drafts in order, giving each the next seq, and folds each into its message's cached
-   * snapshot. Synchronous: nothing can interleave, so seq order is append order.
+   * Appends drafts in order, giving each the next seq. Synchronous: nothing can interleave, so seq
+   * order is append order. Snapshots are folded later, on demand.
    */
   append(chatId: string, drafts: readonly PreparedDraft[], at: number): EventText[] {
     const out: EventText[] = [];
@@ -78,63 +88,71 @@ export class EventLog {
       );
     }
     for (const [i, { draft }] of drafts.entries()) {
+      const messageId = draft.messageId;
+      if (messageId === null) continue;
       const seq = this.#head + 1 + i;
-      if (draft.messageId !== null) {
-        this.#fold(draft.messageId, {
-          chatId,
-          seq,
-          messageId: draft.messageId,
-          kind: draft.kind,
-          payload: draft.payload,
-          at,
-        } as Envelope);
+      if (!this.#started.has(messageId)) {
+        this.#started.add(messageId);
+        this.#sql.exec("INSERT OR IGNORE INTO message_starts (message_id, first_seq) VALUES (?, ?)", messageId, seq);
       }
+      const envelope = { chatId, seq, messageId, kind: draft.kind, payload: draft.payload, at } as Envelope;
+      const waiting = this.#unfolded.get(messageId);
+      if (waiting) waiting.push(envelope);
+      else this.#unfolded.set(messageId, [envelope]);
     }
     this.#head += drafts.length;
     return out;
   }
 
-  #fold(messageId: string, envelope: Envelope): void {
-    const cached = this.#cache.get(messageId) ?? this.#rebuild(messageId, envelope.seq - 1);
-    const next = reduce(cached?.snapshot, envelope);
-    this.#cache.set(messageId, {
-      snapshot: next,
-      createdAt: cached?.createdAt ?? envelope.at,
-      updatedAt: envelope.at,
-    });
+  /** The message's snapshot as of `upTo` (default: the head). */
+  snapshot(messageId: string, upTo = this.#head): SnapshotVersion | undefined {
+    const waiting = this.#unfolded.get(messageId) ?? [];
+    let version = this.#cache.get(messageId) ?? this.#rebuild(messageId, (waiting[0]?.seq ?? upTo + 1) - 1);
+    if (version && version.snapshot.lastSeq > upTo) return this.#rebuild(messageId, upTo);
+    let taken = 0;
+    while (taken < waiting.length && (waiting[taken]?.seq ?? Infinity) <= upTo) taken++;
+    if (taken > 0) {
+      version = foldMerged(version, waiting.slice(0, taken));
+      if (taken === waiting.length) this.#unfolded.delete(messageId);
+      else this.#unfolded.set(messageId, waiting.slice(taken));
+    }
+    if (version) this.#cache.set(messageId, version);
+    return version;
   }
 
   /**
-   * Folds a message's stored events up to `upTo` (inclusive); undefined when it has none. Starts
-   * from its checkpoint when that is not past `upTo`, else from its first event. A message without
-   * a checkpoint has no event at or below the flushed seq (every flush checkpoints the messages it
-   * copies), and events this instance appended were folded into `known` (the cached version), so
-   * the scan covers only what neither can tell.
+   * The message's stored events up to `upTo` (inclusive) folded onto its checkpoint when that is
+   * not past `upTo`, else from its first seq; undefined when it has none.
    */
-  #rebuild(messageId: string, upTo: number, known?: SnapshotVersion): SnapshotVersion | undefined {
+  #rebuild(messageId: string, upTo: number): SnapshotVersion | undefined {
     const checkpoint = this.#checkpoint(messageId);
-    let version = checkpoint && checkpoint.snapshot.lastSeq <= upTo ? checkpoint : undefined;
-    const createdSeq = known?.snapshot.createdSeq ?? checkpoint?.snapshot.createdSeq;
-    const from = version ? version.snapshot.lastSeq : createdSeq !== undefined ? createdSeq - 1 : this.flushedSeq;
-    const to = known ? upTo : Math.min(upTo, this.#coldHead);
-    if (to <= from) return version;
+    const version = checkpoint && checkpoint.snapshot.lastSeq <= upTo ? checkpoint : undefined;
+    const from = version ? version.snapshot.lastSeq : this.#firstSeq(messageId) - 1;
+    if (upTo <= from) return version;
     const rows = this.#sql
       .exec(
         "SELECT seq, message_id, kind, payload, at FROM events WHERE seq > ? AND seq <= ? AND message_id = ? ORDER BY seq",
         from,
-        to,
+        upTo,
         messageId,
       )
       .raw();
-    for (const raw of rows) {
-      const row = toText(raw);
-      version = {
-        snapshot: reduce(version?.snapshot, this.toEnvelope(row)),
-        createdAt: version?.createdAt ?? row.at,
-        updatedAt: row.at,
-      };
-    }
-    return version;
+    const envelopes: Envelope[] = [];
+    for (const raw of rows) envelopes.push(this.toEnvelope(toText(raw)));
+    return envelopes.length > 0 ? foldMerged(version, envelopes) : version;
+  }
+
+  /**
+   * Where the message's events start. A message with no row has no event after `#startsSince`;
+   * one older than that has a checkpoint for every event up to the flushed seq (the rule before
+   * this table existed), so its scan starts there.
+   */
+  #firstSeq(messageId: string): number {
+    const row = this.#sql
+      .exec<{ first_seq: number }>("SELECT first_seq FROM message_starts WHERE message_id = ?", messageId)
+      .toArray()[0];
+    const legacyFrom = this.#flushedSeq < this.#startsSince ? this.#flushedSeq + 1 : Number.POSITIVE_INFINITY;
+    return Math.min(row?.first_seq ?? this.#head + 1, legacyFrom);
   }
 
   #checkpoint(messageId: string): SnapshotVersion | undefined {
@@ -145,36 +163,37 @@ export class EventLog {
       )
       .toArray()[0];
     if (!row) return undefined;
-    return {
-      snapshot: messageSnapshotSchema.parse(JSON.parse(row.snapshot)),
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    };
+    const parsed = messageSnapshotSchema.safeParse(JSON.parse(row.snapshot));
+    // A checkpoint only saves work: one that does not read back is ignored and the log is folded.
+    if (!parsed.success) return undefined;
+    return { snapshot: parsed.data, createdAt: row.created_at, updatedAt: row.updated_at };
   }
 
-  /** Stores snapshot versions as the messages' checkpoints (the outbox calls it per flush). */
+  /**
+   * Stores snapshot versions as the messages' checkpoints (the outbox calls it per flush). Best
+   * effort: a checkpoint that cannot be written only makes a later rebuild scan more of the log.
+   */
   checkpoint(versions: readonly Checkpoint[]): void {
     for (const v of versions) {
-      this.#sql.exec(
-        `INSERT INTO checkpoints (message_id, snapshot, created_at, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (message_id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at`,
-        v.snapshot.messageId,
-        v.json,
-        v.createdAt,
-        v.updatedAt,
-      );
+      try {
+        this.#sql.exec(
+          `INSERT INTO checkpoints (message_id, snapshot, created_at, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (message_id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at`,
+          v.snapshot.messageId,
+          v.json,
+          v.createdAt,
+          v.updatedAt,
+        );
+      } catch (error: unknown) {
+        this.#sql.exec("DELETE FROM checkpoints WHERE message_id = ?", v.snapshot.messageId);
+        console.warn(
+          JSON.stringify({ msg: "checkpoint not stored", messageId: v.snapshot.messageId, error: String(error) }),
+        );
+      }
     }
   }
 
-  /** The message's snapshot as of `upTo` (default: the head). */
-  snapshot(messageId: string, upTo = this.#head): SnapshotVersion | undefined {
-    const cached = this.#cache.get(messageId) ?? this.#rebuild(messageId, this.#head);
-    if (cached && !this.#cache.has(messageId)) this.#cache.set(messageId, cached);
-    if (!cached || cached.snapshot.lastSeq <= upTo) return cached;
-    return this.#rebuild(messageId, upTo, cached);
-  }
-
-  /** Forgets cached snapshots (they are rebuilt from the log on demand). */
+  /** Forgets folded snapshots (they are rebuilt from the log on demand). */
   dropCached(messageIds: Iterable<string>): void {
     for (const id of messageIds) this.#cache.delete(id);
   }
@@ -236,6 +255,34 @@ export class EventLog {
       value,
     );
   }
+}
+
+/**
+ * Folds a message's events (in seq order) onto a version, merging each run of consecutive deltas
+ * of one kind into one event first: the reducer's size law makes that the same snapshot, for far
+ * fewer copies of the snapshot.
+ */
+function foldMerged(version: SnapshotVersion | undefined, events: readonly Envelope[]): SnapshotVersion | undefined {
+  let snapshot = version?.snapshot;
+  let createdAt = version?.createdAt;
+  let updatedAt = version?.updatedAt ?? 0;
+  for (let i = 0; i < events.length; i++) {
+    let event = events[i] as Envelope;
+    if (event.kind === "text_delta" || event.kind === "thinking_delta") {
+      const parts = [event.payload.text];
+      let last: Envelope = event;
+      for (let next = events[i + 1]; next?.kind === event.kind; next = events[i + 1]) {
+        parts.push(next.payload.text);
+        last = next;
+        i++;
+      }
+      if (parts.length > 1) event = { ...last, payload: { text: parts.join("") } } as Envelope;
+    }
+    snapshot = reduce(snapshot, event);
+    createdAt ??= event.at;
+    updatedAt = event.at;
+  }
+  return snapshot === undefined || createdAt === undefined ? undefined : { snapshot, createdAt, updatedAt };
 }
 
 /** A raw row of `SELECT seq, message_id, kind, payload, at` (the shape every query here uses). */

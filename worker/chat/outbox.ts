@@ -2,10 +2,12 @@
  * The outbox flusher: copies the events D1 has not got yet, together with the snapshots of the
  * messages they touch (as of the same seq), into D1 in one `db.batch` (one transaction). Inserts
  * are idempotent on (chat_id, seq) and snapshot upserts never move `last_seq` backwards, so a
- * retried or repeated flush is harmless, and D1 never holds a snapshot ahead of its events.
+ * retried or repeated flush is harmless, and D1 never holds a snapshot ahead of its events. Every
+ * row stays under D1's 2,000,000-byte limit: events are fitted to 256 KiB when appended, snapshots
+ * are bounded by the reducer, and the searchable text is cut here.
  */
-import type { MessageSnapshot } from "../protocol/snapshot";
 import { isTerminalStatus, snapshotText } from "../protocol/snapshot";
+import { cutAtBytes } from "../protocol/utf8";
 import type { Checkpoint, EventLog, SnapshotVersion } from "./event-log";
 import type { EventText } from "./listener-frames";
 
@@ -14,9 +16,10 @@ const EVENT_COLUMNS = 6;
 const ROWS_PER_INSERT = Math.floor(100 / EVENT_COLUMNS);
 /** Keep one statement's bound data well under D1's per-request limits. */
 const BYTES_PER_INSERT = 512 * 1024;
-/** A D1 row holds at most ~2 MB; a larger snapshot is stored with its tool outputs shortened. */
-const MAX_SNAPSHOT_BYTES = 1024 * 1024;
-const SHORT_OUTPUT_CHARS = 4096;
+/** Payload characters per flush (≤ 6 MB of UTF-8): a chat that streamed megabytes catches up over several batches. */
+const CHARS_PER_FLUSH = 2 * 1024 * 1024;
+/** The searchable copy of a message's text (`content_text`), in UTF-8 bytes. */
+export const CONTENT_TEXT_BYTES = 64 * 1024;
 
 export type FlushResult = { flushedTo: number; events: number; messages: number; more: boolean };
 
@@ -27,7 +30,7 @@ export async function flushOutbox(
   chatId: string,
   maxEvents = 400,
 ): Promise<FlushResult | null> {
-  const rows = log.rows(log.flushedSeq, maxEvents);
+  const rows = upToChars(log.rows(log.flushedSeq, maxEvents), CHARS_PER_FLUSH);
   const last = rows.at(-1);
   if (!last) return null;
   const upTo = last.seq;
@@ -38,16 +41,16 @@ export async function flushOutbox(
   for (const id of messageIds) {
     const version = log.snapshot(id, upTo);
     if (!version) continue;
-    // Serialized once: the D1 copy (unless it must be shortened) and the checkpoint share it.
+    // Serialized once: the D1 copy and the checkpoint share it.
     const json = JSON.stringify(version.snapshot);
     checkpoints.push({ ...version, json });
-    statements.push(upsertMessage(db, chatId, version, storedSnapshotJson(version.snapshot, json)));
+    statements.push(upsertMessage(db, chatId, version, json));
     if (isTerminalStatus(version.snapshot.status)) finished.push(id);
   }
   await db.batch(statements);
-  // Same turn: a checkpoint exists for every message with an event at or below the flushed seq.
-  log.checkpoint(checkpoints);
+  // D1 has it all: the cursor moves first; checkpoints only save later rebuilds some reading.
   log.markFlushed(upTo);
+  log.checkpoint(checkpoints);
   // A finished message that D1 now holds need not stay in memory; the log can rebuild it.
   log.dropCached(finished);
   return { flushedTo: upTo, events: rows.length, messages: messageIds.length, more: log.head > upTo };
@@ -104,25 +107,19 @@ function upsertMessage(
       snapshot.createdSeq,
       snapshot.lastSeq,
       storedJson,
-      snapshotText(snapshot).slice(0, 100_000),
+      cutAtBytes(snapshotText(snapshot), CONTENT_TEXT_BYTES)[0],
       snapshot.error?.message ?? null,
       createdAt,
       updatedAt,
     );
 }
 
-/**
- * The snapshot as stored in D1, given its JSON. When a message with many large tool outputs would pass the row
- * limit, its tool outputs are shortened in this copy (the event log keeps them whole).
- */
-function storedSnapshotJson(snapshot: MessageSnapshot, json: string): string {
-  if (json.length <= MAX_SNAPSHOT_BYTES / 3 || new TextEncoder().encode(json).length <= MAX_SNAPSHOT_BYTES) return json;
-  const shorten = (text: string | null) =>
-    text !== null && text.length > SHORT_OUTPUT_CHARS
-      ? `${text.slice(0, SHORT_OUTPUT_CHARS)}\n… [shortened in the stored snapshot; the event log has all of it]`
-      : text;
-  const blocks = snapshot.blocks.map((b) =>
-    b.type === "tool" ? { ...b, output: shorten(b.output), error: shorten(b.error) } : b,
-  );
-  return JSON.stringify({ ...snapshot, blocks });
+/** The first rows whose payloads have at most `chars` characters together (at least one row). */
+function upToChars(rows: EventText[], chars: number): EventText[] {
+  let total = 0;
+  for (let i = 0; i < rows.length; i++) {
+    total += rows[i]?.payloadJson.length ?? 0;
+    if (total > chars && i > 0) return rows.slice(0, i);
+  }
+  return rows;
 }

@@ -1,15 +1,18 @@
 /**
- * The run engine of one chat: every run (a user's message, a queued one, a scheduled task) goes
- * through one wrapped bootstrap: ensure the sandbox, start the agent run at the provider, record
- * the run, consume its events. Whatever fails anywhere ends the message with exactly one terminal
- * event (partial content kept), frees the chat's single run slot and starts the next queued
- * message. Used by the ChatRoom Durable Object; it knows nothing of the runtime beyond SQLite.
+ * The run engine of one chat: the commands (send, queue, send now, cancel, permission answers) and
+ * the rule that every run (a user's message, a queued one, a scheduled task) goes through one
+ * wrapped bootstrap (`RunDriver`) and ends its message with exactly one terminal event, whatever
+ * fails, then frees the chat's single run slot and starts the next queued message. Used by the
+ * ChatRoom Durable Object; it knows nothing of the runtime beyond its SQLite run store.
  */
 import type { EventDraft } from "../protocol/events";
 import type { MessageStatus } from "../protocol/snapshot";
-import { ProviderError, type ProviderRecord, type SandboxProvider } from "../sandbox/provider";
-import { type AgentResult, classifyResult, createAgentMapper } from "../sandbox/stream-json";
+import type { ProviderCapabilities, SandboxProvider } from "../sandbox/provider";
+import { deliverAnswer } from "./permission-answer";
+import { RunDriver } from "./run-driver";
+import { failed, type Terminal } from "./run-outcome";
 import type { ActiveRun, RunRequest, RunStore } from "./run-store";
+import { silenceOutcome } from "./run-watchdog";
 
 export type RunConfig = {
   /** Fail a run when the provider has sent nothing at all (not even a heartbeat) for this long. */
@@ -23,50 +26,40 @@ export type RunConfig = {
 export type RunEngineDeps = {
   chatId: string;
   store: RunStore;
-  /** Appends drafts through the chat's coalescer; returns once non-delta drafts are committed. */
-  emit(drafts: EventDraft[]): void;
-  /** True while text deltas wait in the coalescer (not yet committed). */
-  hasPendingDeltas(): boolean;
+  /** Appends drafts through the chat's writer (deltas may wait; everything else is committed at once). */
+  emit(drafts: readonly EventDraft[], source?: number | null): void;
+  /** The record of the oldest delta the writer still holds, or null. */
+  oldestWaitingSource(): number | null;
   status(messageId: string): MessageStatus | undefined;
-  /** The provider client; throws when no provider is configured. */
+  /** The provider client; throws a `SetupError` when none is configured. */
   provider(): SandboxProvider;
   now(): number;
   config: RunConfig;
   armWatchdog(at: number): void;
 };
 
-type Terminal =
-  | { kind: "run_completed"; payload: { durationMs?: number; numTurns?: number; costUsd?: number } }
-  | { kind: "run_failed"; payload: { code: string; error: string } }
-  | { kind: "run_cancelled"; payload: { reason: "user" | "send_now" | "system" } };
-
-/** A run this object instance is driving (lost on eviction; the watchdog re-attaches). */
-type LiveRun = {
-  assistantMessageId: string;
-  abort: AbortController;
-  finished: boolean;
-  lastRecordAt: number;
-  lastAgentAt: number;
-  pendingCursor: number | null;
-};
-
 export type SendOutcome = { status: "started" | "queued" };
 export type PermissionOutcome = "ok" | "not_found" | "already_answered" | "run_ended" | "provider_failed";
 
-const RECONNECT_DELAYS_MS = [200, 500, 1000, 2000, 5000];
-/** How long (in 250 ms steps) a start waits for the sandbox's previous run to exit. */
-const START_WAIT_ATTEMPTS = 60;
-
 export class RunEngine {
   readonly #d: RunEngineDeps;
-  #live: LiveRun | null = null;
+  #driver: RunDriver | null = null;
+  #capabilities: Promise<ProviderCapabilities> | null = null;
+  /** Permission answers on their way to the provider (a second answer meanwhile is refused). */
+  readonly #answering = new Set<string>();
+  #stopped = false;
 
   constructor(deps: RunEngineDeps) {
     this.#d = deps;
   }
 
-  /** Starts the message now, or queues it behind the active run (`now`: replace the active run). */
+  /**
+   * Starts the message now, or queues it behind the active run (`now`: replace the active run).
+   * The user's message is in the log from the start, so history shows it before its answer.
+   */
   send(request: RunRequest, mode: "queue" | "now"): SendOutcome {
+    this.#usable();
+    this.#d.emit([userMessage(request)]);
     const active = this.#d.store.active();
     if (!active) {
       this.#start(request);
@@ -97,12 +90,17 @@ export class RunEngine {
     return true;
   }
 
+  /** Changes a queued message's text; the user's message in the log gets it too. */
   editQueued(userMessageId: string, content: string): boolean {
-    if (!this.#d.store.editQueued(userMessageId, content)) return false;
+    const store = this.#d.store;
+    if (!store.editQueued(userMessageId, content)) return false;
+    const item = store.queued(userMessageId);
+    if (item) this.#d.emit([userMessage(item)]);
     this.#emitQueue();
     return true;
   }
 
+  /** Drops a queued message: its answer is cancelled, the user's message stays in the history. */
   removeQueued(userMessageId: string): boolean {
     const item = this.#d.store.removeQueued(userMessageId);
     if (!item) return false;
@@ -128,27 +126,33 @@ export class RunEngine {
     const store = this.#d.store;
     const permission = store.permission(requestId);
     if (!permission) return "not_found";
-    if (permission.state !== "pending") return "already_answered";
+    if (permission.state === "allow" || permission.state === "deny" || this.#answering.has(requestId)) {
+      return "already_answered";
+    }
     const active = store.active();
     if (!active || active.assistantMessageId !== permission.assistantMessageId || !active.providerRunId) {
       return "run_ended";
     }
-    // Claimed before the first await, so a concurrent second answer sees `answering`.
+    // Claimed before the first await, so a concurrent second answer is refused.
+    this.#answering.add(requestId);
     store.setPermissionState(requestId, "answering");
+    let delivery: Awaited<ReturnType<typeof deliverAnswer>>;
     try {
-      await this.#d.provider().sendPermission(this.#d.chatId, active.providerRunId, {
+      delivery = await deliverAnswer(this.#d.provider(), this.#d.chatId, active.providerRunId, {
         requestId,
         decision,
         ...(decision === "deny" ? { message: "The user denied this tool use." } : {}),
       });
-    } catch (error: unknown) {
-      if (store.permission(requestId)?.state === "answering") store.setPermissionState(requestId, "pending");
-      if (error instanceof ProviderError && (error.code === "not_pending" || error.code === "run_exited")) {
-        return "already_answered";
-      }
-      return "provider_failed";
+    } catch {
+      delivery = "failed";
+    } finally {
+      this.#answering.delete(requestId);
     }
-    if (store.permission(requestId)?.state !== "answering") return "already_answered";
+    if (store.permission(requestId)?.state !== "answering") return "run_ended"; // the run ended meanwhile
+    if (delivery !== "taken") {
+      store.setPermissionState(requestId, "pending");
+      return delivery === "failed" ? "provider_failed" : delivery === "run_exited" ? "run_ended" : "already_answered";
+    }
     store.setPermissionState(requestId, decision);
     this.#d.emit([
       {
@@ -165,14 +169,19 @@ export class RunEngine {
    * restart) and fails a run whose provider or agent has been silent too long.
    */
   watchdog(): void {
+    if (this.#stopped) return;
     const active = this.#d.store.active();
     if (!active) return;
     const now = this.#d.now();
-    const live = this.#live;
-    if (!live || live.assistantMessageId !== active.assistantMessageId) {
-      this.#attach(active);
-    } else {
-      const timeout = this.#silence(live, now);
+    const driver = this.#driver;
+    if (!driver || driver.assistantMessageId !== active.assistantMessageId) this.#attach(active);
+    else {
+      const activity = {
+        lastProviderAt: driver.lastProviderAt,
+        lastAgentAt: driver.lastAgentAt,
+        waitingForUser: this.#d.store.openPermissions(active.assistantMessageId).length > 0,
+      };
+      const timeout = silenceOutcome(activity, now, this.#d.config);
       if (timeout) {
         this.#finish(active.assistantMessageId, timeout);
         return;
@@ -183,65 +192,45 @@ export class RunEngine {
 
   /**
    * Ends messages left `streaming` with no run behind them (the sweep); the active run itself is
-   * handed to the watchdog, which re-attaches or fails it.
+   * handed to the watchdog, which re-attaches or fails it. Returns how many it ended and the
+   * active message among them, if any.
    */
-  sweep(messageIds: readonly string[]): number {
+  sweep(messageIds: readonly string[]): { ended: number; active: string | null } {
     const active = this.#d.store.active();
     let ended = 0;
     for (const id of messageIds) {
       if (id === active?.assistantMessageId || this.#d.status(id) !== "streaming") continue;
-      this.#finish(id, {
-        kind: "run_failed",
-        payload: { code: "interrupted", error: "The run was interrupted and cannot be resumed." },
-      });
+      this.#finish(id, failed("interrupted", "The run was interrupted and cannot be resumed."));
       ended++;
     }
     this.watchdog();
-    return ended;
+    const still = this.#d.store.active()?.assistantMessageId ?? null;
+    return { ended, active: still !== null && messageIds.includes(still) ? still : null };
   }
 
-  /** The timeout that ends a live run gone quiet: first the provider's silence, then the agent's. */
-  #silence(live: LiveRun, now: number): Terminal | null {
-    const limits = [
-      {
-        since: live.lastRecordAt,
-        limit: this.#d.config.providerSilenceMs,
-        code: "provider_timeout",
-        who: "The sandbox provider sent nothing",
-      },
-      {
-        since: live.lastAgentAt,
-        limit: this.#d.config.agentSilenceMs,
-        code: "agent_timeout",
-        who: "The agent produced no output",
-      },
-    ];
-    for (const { since, limit, code, who } of limits) {
-      if (now - since <= limit) continue;
-      const seconds = Math.round((now - since) / 1000);
-      return { kind: "run_failed", payload: { code, error: `${who} for ${seconds} s; the run was stopped.` } };
-    }
-    return null;
+  /** The writer committed the deltas it held: the active run's cursor may move on. */
+  afterDeltasCommitted(): void {
+    this.#driver?.afterDeltasCommitted();
   }
 
-  /** Called after the coalescer committed waiting deltas: the cursor may move past their record. */
-  deltasCommitted(): void {
-    const live = this.#live;
-    if (!live || live.pendingCursor === null || this.#d.hasPendingDeltas()) return;
-    this.#d.store.setCursor(live.assistantMessageId, live.pendingCursor);
-    live.pendingCursor = null;
+  /** Stops for good (the chat is being deleted): no run goes on or starts; resolves when the active one let go. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    const driver = this.#driver;
+    this.#driver = null;
+    driver?.stop();
+    await driver?.settled;
   }
 
-  // ---- the wrapped bootstrap ---------------------------------------------------------------
+  // ---- runs --------------------------------------------------------------------------------
+
+  #usable(): void {
+    if (this.#stopped) throw new Error("this chat is being deleted");
+  }
 
   #start(request: RunRequest): void {
     if (!this.#d.store.begin(request, this.#d.now())) throw new Error("run slot already taken");
     this.#d.emit([
-      {
-        kind: "user_message",
-        messageId: request.userMessageId,
-        payload: { content: request.content, assistantMessageId: request.assistantMessageId, source: request.source },
-      },
       {
         kind: "run_started",
         messageId: request.assistantMessageId,
@@ -252,123 +241,46 @@ export class RunEngine {
     if (active) this.#attach(active);
   }
 
-  /** Drives the active run from wherever it is; every failure ends the message, never escapes. */
+  /** Drives the active run from wherever it is; the driver ends the message on any failure. */
   #attach(active: ActiveRun): void {
-    this.#live?.abort.abort();
-    const now = this.#d.now();
-    const live: LiveRun = {
-      assistantMessageId: active.assistantMessageId,
-      abort: new AbortController(),
-      finished: false,
-      lastRecordAt: now,
-      lastAgentAt: now,
-      pendingCursor: null,
-    };
-    this.#live = live;
-    this.#d.armWatchdog(now + this.#d.config.watchdogIntervalMs);
-    this.#drive(active, live).catch((error: unknown) => {
-      if (live.finished) return;
-      this.#finish(active.assistantMessageId, failure(error));
+    this.#driver?.stop();
+    const id = active.assistantMessageId;
+    this.#driver = new RunDriver(
+      {
+        chatId: this.#d.chatId,
+        store: this.#d.store,
+        provider: () => this.#d.provider(),
+        capabilities: (provider) => this.#capabilitiesOf(provider),
+        now: () => this.#d.now(),
+        emit: (drafts, source) => this.#d.emit(drafts, source),
+        oldestWaitingSource: () => this.#d.oldestWaitingSource(),
+        finish: (terminal) => this.#finish(id, terminal),
+      },
+      active,
+    );
+    this.#d.armWatchdog(this.#d.now() + this.#d.config.watchdogIntervalMs);
+  }
+
+  /** The provider's capabilities, asked once (again after a failure). */
+  #capabilitiesOf(provider: SandboxProvider): Promise<ProviderCapabilities> {
+    this.#capabilities ??= provider.capabilities().catch((error: unknown) => {
+      this.#capabilities = null;
+      throw error;
     });
-  }
-
-  async #drive(active: ActiveRun, live: LiveRun): Promise<void> {
-    const provider = this.#d.provider();
-    const sandboxId = this.#d.chatId;
-    const signal = live.abort.signal;
-    await provider.ensureSandbox(sandboxId, signal);
-    const sessionId = this.#d.store.agentSessionId ?? undefined;
-    const input = {
-      prompt: active.content,
-      model: active.model,
-      permissionMode: active.permissionMode,
-      ...(sessionId ? { sessionId } : {}),
-      idempotencyKey: active.assistantMessageId,
-    };
-    const started = await startWhenFree(() => provider.startRun(sandboxId, input, signal), signal);
-    if (live.finished) {
-      // Cancelled while the run was being started: stop it there too.
-      provider.cancelRun(sandboxId, started.runId).catch(() => {});
-      return;
-    }
-    this.#d.store.setProviderRun(active.assistantMessageId, started.runId);
-    this.#d.store.agentSessionId = started.sessionId;
-    await this.#consume(provider, started.runId, active.cursor, live);
-  }
-
-  /**
-   * Reads the run's records from offset 0 through a fresh mapper (its state must see every line),
-   * committing only the events of records after the stored cursor, so a re-attach after an
-   * eviction neither loses nor doubles an event. Reconnects when the stream drops.
-   */
-  async #consume(provider: SandboxProvider, runId: string, storedCursor: number, live: LiveRun): Promise<void> {
-    const messageId = live.assistantMessageId;
-    const mapper = createAgentMapper({ messageId });
-    let seen = 0;
-    let result: AgentResult | undefined;
-    let stderr = "";
-    let failures = 0;
-    while (!live.finished) {
-      try {
-        for await (const record of provider.readRunEvents(this.#d.chatId, runId, seen, live.abort.signal)) {
-          if (live.finished) return;
-          failures = 0;
-          live.lastRecordAt = this.#d.now();
-          if (record.type === "heartbeat") continue;
-          seen = record.offset;
-          if (record.type === "stderr") {
-            stderr = (stderr + record.text).slice(-2000);
-            continue;
-          }
-          if (record.type === "exit") {
-            this.#finish(messageId, exitOutcome(record, result, stderr));
-            return;
-          }
-          live.lastAgentAt = live.lastRecordAt;
-          const outcome = mapper.map(record.data);
-          if (outcome.sessionId) this.#d.store.agentSessionId = outcome.sessionId;
-          if (outcome.result) result = outcome.result;
-          if (record.offset > storedCursor) this.#commitRecord(live, record, outcome.drafts);
-        }
-      } catch (error: unknown) {
-        if (live.finished) return;
-        const retryable = error instanceof ProviderError ? error.retryable : false;
-        if (!retryable) throw error;
-        failures++;
-      }
-      if (live.finished) return;
-      // The stream ended without an exit record (or dropped): read on from the last offset. The
-      // watchdog fails the run if the provider stays silent past its limit.
-      const delay = RECONNECT_DELAYS_MS[Math.min(failures, RECONNECT_DELAYS_MS.length - 1)] ?? 5000;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
-
-  #commitRecord(live: LiveRun, record: ProviderRecord & { offset: number }, drafts: EventDraft[]): void {
-    for (const draft of drafts) {
-      if (draft.kind === "permission_requested")
-        this.#d.store.addPermission(draft.payload.requestId, live.assistantMessageId);
-    }
-    this.#d.emit(drafts);
-    if (this.#d.hasPendingDeltas()) live.pendingCursor = record.offset;
-    else {
-      this.#d.store.setCursor(live.assistantMessageId, record.offset);
-      live.pendingCursor = null;
-    }
+    return this.#capabilities;
   }
 
   /**
    * Ends a message exactly once: closes its open permission prompts, appends the terminal event,
-   * frees the run slot, stops the provider run (best effort) and starts the next queued message.
+   * frees the run slot, stops the provider run (best effort, by id or by key when the start's
+   * answer never came) and starts the next queued message.
    */
   #finish(assistantMessageId: string, terminal: Terminal): void {
     const store = this.#d.store;
     const active = store.active();
-    const live = this.#live;
-    if (live && live.assistantMessageId === assistantMessageId) {
-      live.finished = true;
-      live.abort.abort();
-      this.#live = null;
+    if (this.#driver?.assistantMessageId === assistantMessageId) {
+      this.#driver.stop();
+      this.#driver = null;
     }
     const status = this.#d.status(assistantMessageId);
     if (status === "streaming" || status === "queued" || status === undefined) {
@@ -384,23 +296,30 @@ export class RunEngine {
     }
     if (active && active.assistantMessageId === assistantMessageId) {
       store.end(assistantMessageId);
-      if (active.providerRunId && terminal.kind !== "run_completed") {
-        const providerRunId = active.providerRunId;
-        try {
-          this.#d
-            .provider()
-            .cancelRun(this.#d.chatId, providerRunId)
-            .catch(() => {});
-        } catch {
-          // No provider configured: nothing to stop.
-        }
-      }
+      if (terminal.kind !== "run_completed") this.#stopAtProvider(active);
     }
     this.#startNext();
   }
 
+  #stopAtProvider(active: ActiveRun): void {
+    let provider: SandboxProvider;
+    try {
+      provider = this.#d.provider();
+    } catch {
+      return; // No provider configured: nothing runs there.
+    }
+    const stopping = active.providerRunId
+      ? provider.cancelRun(this.#d.chatId, active.providerRunId)
+      : provider.cancelRunByKey(this.#d.chatId, active.runKey);
+    stopping.catch((error: unknown) => {
+      console.warn(
+        JSON.stringify({ msg: "run not cancelled at the provider", chatId: this.#d.chatId, error: String(error) }),
+      );
+    });
+  }
+
   #startNext(): void {
-    if (this.#d.store.active()) return;
+    if (this.#stopped || this.#d.store.active()) return;
     const next = this.#d.store.dequeue();
     if (!next) return;
     this.#emitQueue();
@@ -417,85 +336,10 @@ export class RunEngine {
   }
 }
 
-/**
- * Starts the run, waiting while the sandbox still finishes a previous one (a cancelled run takes a
- * moment to exit at the provider, and send-now starts the next message right away).
- */
-async function startWhenFree<T>(start: () => Promise<T>, signal: AbortSignal): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await start();
-    } catch (error: unknown) {
-      const busy = error instanceof ProviderError && error.code === "run_in_progress";
-      if (!busy || attempt >= START_WAIT_ATTEMPTS || signal.aborted) throw error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-function exitOutcome(
-  record: { exitCode: number | null; signal: string | null; cancelled: boolean },
-  result: AgentResult | undefined,
-  stderr: string,
-): Terminal {
-  if (result) {
-    const outcome = classifyResult(result);
-    if (outcome.outcome === "completed") {
-      return {
-        kind: "run_completed",
-        payload: {
-          ...(result.durationMs !== undefined ? { durationMs: result.durationMs } : {}),
-          ...(result.numTurns !== undefined ? { numTurns: result.numTurns } : {}),
-          ...(result.costUsd !== undefined ? { costUsd: result.costUsd } : {}),
-        },
-      };
-    }
-    if (outcome.outcome === "cancelled") return { kind: "run_cancelled", payload: { reason: "user" } };
-    return { kind: "run_failed", payload: { code: outcome.code, error: outcome.message } };
-  }
-  if (record.cancelled) return { kind: "run_cancelled", payload: { reason: "system" } };
-  const how = record.signal ? `signal ${record.signal}` : `exit code ${record.exitCode}`;
-  const tail = stderr.trim();
+function userMessage(request: RunRequest): EventDraft {
   return {
-    kind: "run_failed",
-    payload: { code: "agent_exited", error: `The agent stopped (${how}) without a result.${tail ? ` ${tail}` : ""}` },
+    kind: "user_message",
+    messageId: request.userMessageId,
+    payload: { content: request.content, assistantMessageId: request.assistantMessageId, source: request.source },
   };
-}
-
-/** Any error from the bootstrap, as the message's `run_failed`. */
-function failure(error: unknown): Terminal {
-  if (error instanceof ProviderError) {
-    const prefix: Record<string, string> = {
-      provider_unreachable: "The sandbox provider cannot be reached",
-      provider_timeout: "The sandbox provider did not answer in time",
-      provider_unauthorized: "The sandbox provider refused our credentials",
-      provider_error: "The sandbox provider failed",
-      provider_protocol: "The sandbox provider answered outside the protocol",
-    };
-    return {
-      kind: "run_failed",
-      payload: {
-        code: error.code,
-        error: `${prefix[error.code] ?? "The sandbox provider refused the run"}: ${error.message}`,
-      },
-    };
-  }
-  if (error instanceof SetupError) return { kind: "run_failed", payload: { code: error.code, error: error.message } };
-  return {
-    kind: "run_failed",
-    payload: {
-      code: "internal_error",
-      error: `The run failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`,
-    },
-  };
-}
-
-/** A failure before the provider is involved (e.g. no provider configured). */
-export class SetupError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "SetupError";
-    this.code = code;
-  }
 }

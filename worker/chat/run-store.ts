@@ -17,7 +17,12 @@ export type RunRequest = {
 };
 
 export type ActiveRun = RunRequest & {
-  /** The provider's run id once started (the idempotency key is the assistant message id). */
+  /**
+   * The idempotency key of the provider run: the assistant message id, or that id with `-fresh`
+   * once the run was restarted in a fresh agent session.
+   */
+  runKey: string;
+  /** The provider's run id once started. */
   providerRunId: string | null;
   /** Offset of the last provider record whose events are all committed. */
   cursor: number;
@@ -33,12 +38,13 @@ type RunRow = {
   model: string;
   permission_mode: string;
   source: string;
+  run_key: string | null;
   provider_run_id: string | null;
   cursor: number;
   started_at: number;
 };
 
-type QueueRow = Omit<RunRow, "provider_run_id" | "cursor" | "started_at"> & { position: number };
+type QueueRow = Omit<RunRow, "run_key" | "provider_run_id" | "cursor" | "started_at"> & { position: number };
 
 export class RunStore {
   readonly #sql: SqlStorage;
@@ -49,8 +55,17 @@ export class RunStore {
       id INTEGER PRIMARY KEY CHECK (id = 1),
       user_message_id TEXT NOT NULL, assistant_message_id TEXT NOT NULL, content TEXT NOT NULL,
       model TEXT NOT NULL, permission_mode TEXT NOT NULL, source TEXT NOT NULL,
-      provider_run_id TEXT, cursor INTEGER NOT NULL DEFAULT 0, started_at INTEGER NOT NULL
+      provider_run_id TEXT, cursor INTEGER NOT NULL DEFAULT 0, started_at INTEGER NOT NULL, run_key TEXT
     )`);
+    // Objects created before the run key existed get the column (their runs use the message id).
+    if (
+      !sql
+        .exec<{ name: string }>("PRAGMA table_info(run)")
+        .toArray()
+        .some((c) => c.name === "run_key")
+    ) {
+      sql.exec("ALTER TABLE run ADD COLUMN run_key TEXT");
+    }
     sql.exec(`CREATE TABLE IF NOT EXISTS queue (
       position INTEGER PRIMARY KEY AUTOINCREMENT,
       user_message_id TEXT NOT NULL UNIQUE, assistant_message_id TEXT NOT NULL, content TEXT NOT NULL,
@@ -65,7 +80,13 @@ export class RunStore {
   active(): ActiveRun | null {
     const row = this.#sql.exec<RunRow>("SELECT * FROM run WHERE id = 1").toArray()[0];
     return row
-      ? { ...toRequest(row), providerRunId: row.provider_run_id, cursor: row.cursor, startedAt: row.started_at }
+      ? {
+          ...toRequest(row),
+          runKey: row.run_key ?? row.assistant_message_id,
+          providerRunId: row.provider_run_id,
+          cursor: row.cursor,
+          startedAt: row.started_at,
+        }
       : null;
   }
 
@@ -81,10 +102,14 @@ export class RunStore {
     return true;
   }
 
-  setProviderRun(assistantMessageId: string, providerRunId: string): void {
+  /** Records the provider run (and its key); a different run than before starts at offset 0. */
+  setProviderRun(assistantMessageId: string, providerRunId: string, runKey: string): void {
     this.#sql.exec(
-      "UPDATE run SET provider_run_id = ? WHERE assistant_message_id = ?",
+      `UPDATE run SET cursor = CASE WHEN provider_run_id IS ? THEN cursor ELSE 0 END, provider_run_id = ?, run_key = ?
+       WHERE assistant_message_id = ?`,
       providerRunId,
+      providerRunId,
+      runKey,
       assistantMessageId,
     );
   }
@@ -197,11 +222,14 @@ export class RunStore {
     );
   }
 
-  set agentSessionId(value: string) {
-    this.#sql.exec(
-      "INSERT INTO meta (key, value) VALUES ('agent_session_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      value,
-    );
+  set agentSessionId(value: string | null) {
+    if (value === null) this.#sql.exec("DELETE FROM meta WHERE key = 'agent_session_id'");
+    else {
+      this.#sql.exec(
+        "INSERT INTO meta (key, value) VALUES ('agent_session_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        value,
+      );
+    }
   }
 }
 

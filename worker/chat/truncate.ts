@@ -5,7 +5,7 @@
  * visible marker with the original byte count, and split text deltas concatenate to the original.
  */
 import type { EventDraft } from "../protocol/events";
-import { cutAtBytes, jsonStringBytes, utf8ByteLength } from "./utf8";
+import { cutAtBytes, jsonStringBytes, utf8ByteLength } from "../protocol/utf8";
 
 export const DEFAULT_EVENT_LIMIT_BYTES = 256 * 1024;
 
@@ -133,6 +133,7 @@ function fitOne(draft: EventDraft, limit: number): EventDraft[] {
     case "permission_resolved":
     case "usage":
     case "run_cancelled":
+    case "notice":
       return [draft];
   }
 }

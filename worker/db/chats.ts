@@ -60,11 +60,3 @@ export async function updateChat(
     .returning();
   return rows[0];
 }
-
-export async function deleteChat(db: Db, userId: string, chatId: string): Promise<boolean> {
-  const rows = await db
-    .delete(chats)
-    .where(and(eq(chats.id, chatId), eq(chats.userId, userId)))
-    .returning({ id: chats.id });
-  return rows.length === 1;
-}

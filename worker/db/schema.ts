@@ -1,5 +1,6 @@
 /**
- * The D1 schema: accounts, chats, message snapshots and the durable copy of each chat's event log.
+ * The D1 schema: accounts, chats, message snapshots, the durable copy of each chat's event log, and
+ * chat deletions still to finish.
  * drizzle-kit generates `migrations/` from this file; migrations are append-only.
  */
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
@@ -89,7 +90,11 @@ export const messages = sqliteTable(
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [index("messages_chat_seq_idx").on(t.chatId, t.createdSeq)],
+  (t) => [
+    index("messages_chat_seq_idx").on(t.chatId, t.createdSeq),
+    // The cron's sweep looks for long-silent `streaming` rows, oldest first.
+    index("messages_status_updated_idx").on(t.status, t.updatedAt),
+  ],
 );
 
 export const chatEvents = sqliteTable(
@@ -106,4 +111,21 @@ export const chatEvents = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.chatId, t.seq] })],
+);
+
+/**
+ * Chats deleted in D1 whose Durable Object part (its storage, its sandbox at the provider) is not
+ * confirmed gone yet. Written in the same batch that deletes the chat; the cron retries until the
+ * object's `destroy` succeeds. No foreign key: the chat row is gone by design.
+ */
+export const chatDeletions = sqliteTable(
+  "chat_deletions",
+  {
+    chatId: text("chat_id").primaryKey(),
+    requestedAt: integer("requested_at").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    lastError: text("last_error"),
+  },
+  (t) => [index("chat_deletions_next_idx").on(t.nextAttemptAt)],
 );

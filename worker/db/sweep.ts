@@ -1,9 +1,10 @@
 /**
  * The query behind the stuck-message sweep: assistant messages D1 has seen `streaming` without any
- * update for a while, grouped by chat. A live run writes at least every few seconds (its events,
- * the watchdog), so a long silence means nobody is driving it.
+ * update for a while, grouped by chat, the longest silent first. A live run writes every second or
+ * so while it streams; a run that is merely quiet (a prompt waiting for its user) has its row
+ * touched by the sweep, so it does not crowd out the stuck ones.
  */
-import { and, eq, lt } from "drizzle-orm";
+import { and, asc, eq, lt } from "drizzle-orm";
 import type { Db } from "./client";
 import { messages } from "./schema";
 
@@ -12,6 +13,7 @@ export async function staleStreamingMessages(db: Db, olderThan: number, limit = 
     .select({ id: messages.id, chatId: messages.chatId })
     .from(messages)
     .where(and(eq(messages.status, "streaming"), lt(messages.updatedAt, olderThan)))
+    .orderBy(asc(messages.updatedAt), asc(messages.id))
     .limit(limit)
     .all();
   const byChat = new Map<string, string[]>();

@@ -10,7 +10,10 @@ export async function enforceLimit(limiter: RateLimit, key: string, what: string
   if (!success) throw new AppError("rate_limited", `Too many ${what}; wait a minute and try again`);
 }
 
-/** The client's address as Cloudflare reports it ("local" where no edge sets it, e.g. wrangler dev). */
+/** What `clientAddress` answers where no edge sets the address (wrangler dev, tests). */
+export const LOCAL_ADDRESS = "local";
+
+/** The client's address as Cloudflare reports it (`LOCAL_ADDRESS` where no edge sets it). */
 export function clientAddress(headers: { header(name: string): string | undefined }): string {
-  return headers.header("cf-connecting-ip") ?? "local";
+  return headers.header("cf-connecting-ip") ?? LOCAL_ADDRESS;
 }

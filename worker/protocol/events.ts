@@ -15,7 +15,10 @@ export const runErrorCodeSchema = z
   .max(64);
 
 export const payloadSchemas = {
-  /** The user's message as it starts running (queued content is final by then). */
+  /**
+   * The user's message, appended when it is sent (started or queued); appended again with the new
+   * text when a queued message is edited.
+   */
   user_message: z.strictObject({
     content: z.string(),
     assistantMessageId: idSchema,
@@ -90,6 +93,11 @@ export const payloadSchemas = {
   }),
   run_cancelled: z.strictObject({
     reason: z.enum(["user", "send_now", "removed_from_queue", "system"]),
+  }),
+  /** Something the chat should tell the user about a run (e.g. the agent starts a fresh session). */
+  notice: z.strictObject({
+    code: runErrorCodeSchema,
+    text: z.string().max(2000),
   }),
 } as const;
 

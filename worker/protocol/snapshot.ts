@@ -1,11 +1,21 @@
 /**
  * The render model of one message and the pure reducer that builds it from the message's events.
  * The Durable Object uses it to write snapshots to D1 and the browser to render live, so replaying
- * a message's events from the start always gives exactly its stored snapshot.
+ * a message's events from the start always gives exactly its stored snapshot. A snapshot stays
+ * within a size budget (`snapshot-size.ts`) whatever the message holds; the log keeps everything.
  */
 import { z } from "zod";
 import type { Envelope, EventPayloads } from "./events";
 import { idSchema, payloadSchemas } from "./events";
+import {
+  BLOCK_BYTES,
+  fitText,
+  SNAPSHOT_CONTENT_BYTES,
+  SNAPSHOT_RESERVE_BYTES,
+  textCost,
+  valueCost,
+} from "./snapshot-size";
+import { utf8ByteLength } from "./utf8";
 
 export const messageStatusSchema = z.enum(["queued", "streaming", "completed", "failed", "cancelled"]);
 export type MessageStatus = z.infer<typeof messageStatusSchema>;
@@ -31,18 +41,21 @@ const permissionBlockSchema = z.strictObject({
   decision: z.enum(["allow", "deny"]).nullable(),
   by: z.enum(["user", "system"]).nullable(),
 });
+const noticeBlockSchema = z.strictObject({ type: z.literal("notice"), code: z.string(), text: z.string() });
 
 export const blockSchema = z.discriminatedUnion("type", [
   textBlockSchema,
   thinkingBlockSchema,
   toolBlockSchema,
   permissionBlockSchema,
+  noticeBlockSchema,
 ]);
 export type Block = z.infer<typeof blockSchema>;
 export type TextBlock = z.infer<typeof textBlockSchema>;
 export type ThinkingBlock = z.infer<typeof thinkingBlockSchema>;
 export type ToolBlock = z.infer<typeof toolBlockSchema>;
 export type PermissionBlock = z.infer<typeof permissionBlockSchema>;
+export type NoticeBlock = z.infer<typeof noticeBlockSchema>;
 
 export type UsagePayload = EventPayloads["usage"];
 
@@ -58,7 +71,7 @@ export const messageSnapshotSchema = z.strictObject({
   messageId: idSchema,
   role: z.enum(["user", "assistant"]),
   status: messageStatusSchema,
-  /** The user's text; for an assistant, all text blocks concatenated. */
+  /** The user's text ("" for an assistant: its text is in `blocks`, see `snapshotText`). */
   content: z.string(),
   blocks: z.array(blockSchema),
   error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
@@ -66,6 +79,10 @@ export const messageSnapshotSchema = z.strictObject({
   result: runResultSchema.nullable(),
   lastSeq: z.number().int().nonnegative(),
   createdSeq: z.number().int().nonnegative(),
+  /** The content held in `blocks`, in budget bytes (see `snapshot-size.ts`). */
+  heldBytes: z.number().int().nonnegative(),
+  /** Content left out to stay within the budget (0: the snapshot is whole; the log has the rest). */
+  omittedBytes: z.number().int().nonnegative(),
 });
 export type MessageSnapshot = z.infer<typeof messageSnapshotSchema>;
 
@@ -87,48 +104,140 @@ function emptySnapshot(messageId: string, seq: number): MessageSnapshot {
     result: null,
     lastSeq: seq,
     createdSeq: seq,
+    heldBytes: 0,
+    omittedBytes: 0,
   };
 }
 
-/** Appends delta text to the last block when it has the same type, else opens a new block. */
-function appendText(blocks: Block[], type: "text" | "thinking", text: string): Block[] {
-  const last = blocks.at(-1);
-  if (last !== undefined && last.type === type) {
-    return [...blocks.slice(0, -1), { type, text: last.text + text }];
-  }
-  return [...blocks, { type, text }];
+/**
+ * Takes `cost` bytes of the budget: from the content budget while nothing was left out yet, or,
+ * with `reserve`, from the extra room kept for prompts and notices. False when it does not fit.
+ * Works on the reducer's fresh copy of the snapshot, never on its input.
+ */
+function charge(s: MessageSnapshot, cost: number, reserve = false): boolean {
+  const limit = SNAPSHOT_CONTENT_BYTES + (reserve ? SNAPSHOT_RESERVE_BYTES : 0);
+  if ((!reserve && s.omittedBytes > 0) || s.heldBytes + cost > limit) return false;
+  s.heldBytes += cost;
+  return true;
 }
 
-function updateTool(blocks: Block[], toolUseId: string, patch: Partial<ToolBlock>): Block[] {
-  const index = blocks.findIndex((b) => b.type === "tool" && b.toolUseId === toolUseId);
-  const existing = blocks[index];
-  if (existing?.type === "tool") {
-    return blocks.map((b, i) => (i === index ? { ...existing, ...patch } : b));
+/** Appends delta text to the last block when it has the same type, else opens a new block. */
+function appendText(s: MessageSnapshot, type: "text" | "thinking", text: string): void {
+  if (text === "") return;
+  const cost = textCost(text);
+  if (s.omittedBytes > 0) {
+    s.omittedBytes += cost;
+    return;
   }
-  const fresh: ToolBlock = {
+  const last = s.blocks.at(-1);
+  const extend = last !== undefined && last.type === type;
+  const room = SNAPSHOT_CONTENT_BYTES - s.heldBytes - (extend ? 0 : BLOCK_BYTES);
+  const fit = room > 0 ? fitText(text, room) : { kept: "", cost: 0 };
+  if (fit.kept !== "") {
+    s.heldBytes += fit.cost + (extend ? 0 : BLOCK_BYTES);
+    s.blocks =
+      extend && last !== undefined && last.type === type
+        ? [...s.blocks.slice(0, -1), { type, text: last.text + fit.kept }]
+        : [...s.blocks, { type, text: fit.kept }];
+  }
+  s.omittedBytes += cost - fit.cost;
+}
+
+/** A tool's output or error as the budget allows: whole, cut (with the cut size), or left out. */
+function fitOutput(s: MessageSnapshot, text: string, truncatedFromBytes: number | undefined) {
+  const cost = textCost(text);
+  if (charge(s, cost)) return { text, truncatedFromBytes: truncatedFromBytes ?? null };
+  const room = s.omittedBytes > 0 ? 0 : SNAPSHOT_CONTENT_BYTES - s.heldBytes;
+  const fit = fitText(text, Math.max(0, room));
+  s.heldBytes += fit.cost;
+  s.omittedBytes += cost - fit.cost;
+  return { text: fit.kept, truncatedFromBytes: truncatedFromBytes ?? utf8ByteLength(text) };
+}
+
+function toolIndex(blocks: readonly Block[], toolUseId: string): number {
+  return blocks.findIndex((b) => b.type === "tool" && b.toolUseId === toolUseId);
+}
+
+/**
+ * Adds a tool card (with its input when the budget allows) or, for a known one, updates it. When
+ * the card itself does not fit, everything about it is left out (and counted).
+ */
+function openTool(s: MessageSnapshot, toolUseId: string, name: string, input: unknown): void {
+  const index = toolIndex(s.blocks, toolUseId);
+  const existing = s.blocks[index];
+  if (existing?.type === "tool") {
+    s.blocks = s.blocks.map((b, i) => (i === index ? { ...existing, name, status: "running" } : b));
+    return;
+  }
+  const cardCost = BLOCK_BYTES + textCost(toolUseId) + textCost(name);
+  const inputCost = input === null ? 0 : valueCost(input);
+  const card = (kept: unknown): ToolBlock => ({
     type: "tool",
     toolUseId,
-    name: "unknown",
-    input: null,
+    name,
+    input: kept,
     status: "running",
     output: null,
     error: null,
     truncatedFromBytes: null,
-  };
-  return [...blocks, { ...fresh, ...patch }];
+  });
+  if (charge(s, cardCost + inputCost)) s.blocks = [...s.blocks, card(input)];
+  else if (charge(s, cardCost)) {
+    s.blocks = [...s.blocks, card(null)];
+    s.omittedBytes += inputCost;
+  } else s.omittedBytes += cardCost + inputCost;
 }
 
+/** Ends a tool card (opening an `unknown` one when its start was never seen or left out). */
+function endTool(
+  s: MessageSnapshot,
+  toolUseId: string,
+  status: "completed" | "failed",
+  text: string,
+  truncatedFromBytes: number | undefined,
+): void {
+  if (toolIndex(s.blocks, toolUseId) < 0) openTool(s, toolUseId, "unknown", null);
+  const index = toolIndex(s.blocks, toolUseId);
+  const existing = s.blocks[index];
+  if (existing?.type !== "tool") {
+    s.omittedBytes += textCost(text);
+    return;
+  }
+  const fit = fitOutput(s, text, truncatedFromBytes);
+  const patch =
+    status === "completed"
+      ? { status, output: fit.text, truncatedFromBytes: fit.truncatedFromBytes }
+      : { status, error: fit.text, truncatedFromBytes: fit.truncatedFromBytes };
+  s.blocks = s.blocks.map((b, i) => (i === index ? { ...existing, ...patch } : b));
+}
+
+/** Adds or updates a permission prompt: a prompt stays visible (input left out if need be) so it can be answered. */
 function upsertPermission(
-  blocks: Block[],
+  s: MessageSnapshot,
   requestId: string,
   make: (old: PermissionBlock | undefined) => PermissionBlock,
-): Block[] {
-  const index = blocks.findIndex((b) => b.type === "permission" && b.requestId === requestId);
-  const existing = blocks[index];
+): void {
+  const index = s.blocks.findIndex((b) => b.type === "permission" && b.requestId === requestId);
+  const existing = s.blocks[index];
   if (existing?.type === "permission") {
-    return blocks.map((b, i) => (i === index ? make(existing) : b));
+    const next = make(existing);
+    s.blocks = s.blocks.map((b, i) => (i === index ? { ...next, input: existing.input } : b));
+    return;
   }
-  return [...blocks, make(undefined)];
+  const block = make(undefined);
+  const cardCost = BLOCK_BYTES + textCost(requestId) + textCost(block.toolName) + textCost(block.toolUseId ?? "");
+  const inputCost = block.input === null ? 0 : valueCost(block.input);
+  if (charge(s, cardCost + inputCost)) s.blocks = [...s.blocks, block];
+  else if (charge(s, cardCost, true)) {
+    s.blocks = [...s.blocks, { ...block, input: null }];
+    s.omittedBytes += inputCost;
+  } else s.omittedBytes += cardCost + inputCost;
+}
+
+function addNotice(s: MessageSnapshot, code: string, text: string): void {
+  const cost = BLOCK_BYTES + textCost(code) + textCost(text);
+  if (charge(s, cost, true)) s.blocks = [...s.blocks, { type: "notice", code, text }];
+  else s.omittedBytes += cost;
 }
 
 function runResult(payload: EventPayloads["run_completed"]): RunResult {
@@ -142,7 +251,8 @@ function runResult(payload: EventPayloads["run_completed"]): RunResult {
 /**
  * Applies one event to a message's snapshot and returns a new snapshot (the input is never mutated).
  * Ignored, returning the snapshot unchanged: an event whose seq is not above `lastSeq` (replay is
- * idempotent), any event after a terminal status, and a chat-level event (messageId null).
+ * idempotent), any event after a terminal status (but a user message's text, which an edit of a
+ * queued message replaces), and a chat-level event (messageId null).
  * Throws for caller bugs: an event of another message, or a chat-level event with no snapshot.
  */
 export function reduce(snapshot: MessageSnapshot | undefined, event: Envelope): MessageSnapshot {
@@ -154,7 +264,9 @@ export function reduce(snapshot: MessageSnapshot | undefined, event: Envelope): 
     if (snapshot.messageId !== event.messageId) {
       throw new Error(`reduce: event for ${event.messageId} applied to message ${snapshot.messageId}`);
     }
-    if (event.seq <= snapshot.lastSeq || isTerminalStatus(snapshot.status)) return snapshot;
+    if (event.seq <= snapshot.lastSeq) return snapshot;
+    const edit = event.kind === "user_message" && snapshot.role === "user";
+    if (isTerminalStatus(snapshot.status) && !edit) return snapshot;
   }
   const base = snapshot ?? emptySnapshot(event.messageId, event.seq);
   const s: MessageSnapshot = { ...base, lastSeq: event.seq };
@@ -168,49 +280,49 @@ export function reduce(snapshot: MessageSnapshot | undefined, event: Envelope): 
     case "run_started":
       return { ...s, status: "streaming" };
     case "text_delta":
-      return {
-        ...s,
-        content: s.content + event.payload.text,
-        blocks: appendText(s.blocks, "text", event.payload.text),
-      };
+      appendText(s, "text", event.payload.text);
+      return s;
     case "thinking_delta":
-      return { ...s, blocks: appendText(s.blocks, "thinking", event.payload.text) };
-    case "tool_started": {
-      const { toolUseId, name, input } = event.payload;
-      return { ...s, blocks: updateTool(s.blocks, toolUseId, { name, input, status: "running" }) };
-    }
+      appendText(s, "thinking", event.payload.text);
+      return s;
+    case "tool_started":
+      openTool(s, event.payload.toolUseId, event.payload.name, event.payload.input);
+      return s;
     case "tool_completed": {
       const { toolUseId, output, truncatedFromBytes } = event.payload;
-      const patch = { status: "completed", output, truncatedFromBytes: truncatedFromBytes ?? null } as const;
-      return { ...s, blocks: updateTool(s.blocks, toolUseId, patch) };
+      endTool(s, toolUseId, "completed", output, truncatedFromBytes);
+      return s;
     }
     case "tool_failed": {
       const { toolUseId, error, truncatedFromBytes } = event.payload;
-      const patch = { status: "failed", error, truncatedFromBytes: truncatedFromBytes ?? null } as const;
-      return { ...s, blocks: updateTool(s.blocks, toolUseId, patch) };
+      endTool(s, toolUseId, "failed", error, truncatedFromBytes);
+      return s;
     }
     case "permission_requested": {
       const { requestId, toolName, input, toolUseId } = event.payload;
-      const blocks = upsertPermission(s.blocks, requestId, () => ({
+      upsertPermission(s, requestId, (old) => ({
         type: "permission",
         requestId,
         toolName,
         input,
         toolUseId: toolUseId ?? null,
-        decision: null,
-        by: null,
+        decision: old?.decision ?? null,
+        by: old?.by ?? null,
       }));
-      return { ...s, blocks };
+      return s;
     }
     case "permission_resolved": {
       const { requestId, decision, by } = event.payload;
-      const blocks = upsertPermission(s.blocks, requestId, (old) => ({
+      upsertPermission(s, requestId, (old) => ({
         ...(old ?? { type: "permission", requestId, toolName: "unknown", input: null, toolUseId: null }),
         decision,
         by,
       }));
-      return { ...s, blocks };
+      return s;
     }
+    case "notice":
+      addNotice(s, event.payload.code, event.payload.text);
+      return s;
     case "usage":
       return { ...s, usage: event.payload };
     case "run_completed":
@@ -232,7 +344,7 @@ export function replay(events: Iterable<Envelope>): Map<string, MessageSnapshot>
   return snapshots;
 }
 
-/** The searchable text of a message (`content_text` in D1): the user's text or the assistant's text blocks. */
+/** A message's text: the user's text, or the assistant's text blocks (`content_text` in D1 is its start). */
 export function snapshotText(snapshot: MessageSnapshot): string {
   if (snapshot.role === "user") return snapshot.content;
   let text = "";

@@ -5,8 +5,9 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { chatRoom } from "../chat/stub";
-import { type ChatRow, deleteChat, findChat, insertChat, listChats, updateChat } from "../db/chats";
+import { finishDeletion } from "../chat/deletion";
+import { deleteChat } from "../db/chat-deletions";
+import { type ChatRow, findChat, insertChat, listChats, updateChat } from "../db/chats";
 import { listMessages } from "../db/messages";
 import { AppError } from "../errors";
 import type { AppEnv } from "../http/context";
@@ -84,8 +85,9 @@ export const chatRoutes = new Hono<AppEnv>()
   })
   .delete("/:chatId", async (c) => {
     const chat = await ownedChat(c, c.req.param("chatId"));
-    if (!(await deleteChat(c.var.db, c.var.userId, chat.id))) throw new AppError("chat_not_found", "No such chat");
-    // D1 rows go with the chat (ON DELETE CASCADE); the chat's own storage and listeners go here.
-    await chatRoom(c.env, chat.id).destroy();
+    const now = Date.now();
+    if (!(await deleteChat(c.var.db, c.var.userId, chat.id, now))) throw new AppError("chat_not_found", "No such chat");
+    // D1 rows went with the chat (ON DELETE CASCADE); its object and sandbox go now, or by the cron's retries.
+    await finishDeletion(c.env, c.var.db, chat.id, now);
     return c.body(null, 204);
   });

@@ -24,9 +24,9 @@ export function workspacePath(raw: string | undefined): string {
 }
 
 function provider(env: Env): SandboxProvider {
-  const p = providerFromEnv(env);
-  if (!p) throw new AppError("sandbox_unavailable", "No sandbox provider is configured");
-  return p;
+  const setup = providerFromEnv(env);
+  if (!setup.ok) throw new AppError("sandbox_unavailable", setup.message);
+  return setup.provider;
 }
 
 /** Provider failures as API errors: the user's mistakes as 4xx, the provider's as 502. */

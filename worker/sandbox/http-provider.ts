@@ -5,8 +5,6 @@
  */
 import { z } from "zod";
 import {
-  type ExecInput,
-  type ExecRecord,
   type FileDownload,
   type FileListing,
   type PermissionAnswer,
@@ -14,8 +12,6 @@ import {
   ProviderError,
   type ProviderRecord,
   providerPassThroughCodes,
-  type RunInfo,
-  type SandboxInfo,
   type SandboxProvider,
   type StartedRun,
   type StartRunInput,
@@ -50,13 +46,6 @@ const capabilitiesSchema = z.object({
 });
 const sandboxSchema = z.object({ id: z.string(), status: z.string(), createdAt: z.string() });
 const startedRunSchema = z.object({ runId: z.string().min(1), sessionId: z.string().min(1) });
-const runInfoSchema = z.object({
-  runId: z.string(),
-  sessionId: z.string(),
-  status: z.enum(["running", "exited"]),
-  exitCode: z.number().int().nullable(),
-  records: z.number().int().nonnegative(),
-});
 const cancelSchema = z.object({ status: z.enum(["running", "exited"]) });
 const fileListingSchema = z.object({
   path: z.string(),
@@ -80,11 +69,6 @@ const recordSchema = z.discriminatedUnion("type", [
     cancelled: z.boolean(),
   }),
   z.object({ type: z.literal("heartbeat"), at: z.number() }),
-]);
-const execRecordSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("stdout"), data: z.string() }),
-  z.object({ type: z.literal("stderr"), data: z.string() }),
-  z.object({ type: z.literal("exit"), exitCode: z.number().int().nullable(), timedOut: z.boolean() }),
 ]);
 const errorBodySchema = z.object({
   error: z.object({ code: z.string(), message: z.string().optional() }),
@@ -251,7 +235,6 @@ export function createHttpProvider(options: HttpProviderOptions): SandboxProvide
     path: string;
     query?: Record<string, string>;
     json?: unknown;
-    body?: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
     signal: AbortSignal | undefined;
   }
 
@@ -260,23 +243,13 @@ export function createHttpProvider(options: HttpProviderOptions): SandboxProvide
     const url = new URL(base + call.path);
     for (const [key, value] of Object.entries(call.query ?? {})) url.searchParams.set(key, value);
     const headers: Record<string, string> = { authorization: `Bearer ${options.token}` };
-    let body: BodyInit | undefined;
+    let body: string | undefined;
     if (call.json !== undefined) {
       headers["content-type"] = "application/json";
       body = JSON.stringify(call.json);
-    } else if (call.body !== undefined) {
-      headers["content-type"] = "application/octet-stream";
-      body = call.body;
     }
     const deadline = startDeadline(timeoutMs, call.signal);
-    const init: RequestInit & { duplex?: "half" } = {
-      method: call.method,
-      headers,
-      body,
-      signal: deadline.signal,
-      redirect: "manual",
-    };
-    if (body instanceof ReadableStream) init.duplex = "half";
+    const init: RequestInit = { method: call.method, headers, body, signal: deadline.signal, redirect: "manual" };
     try {
       return { res: await doFetch(url.toString(), init), deadline };
     } catch (err) {
@@ -353,16 +326,6 @@ export function createHttpProvider(options: HttpProviderOptions): SandboxProvide
       return { ...data, created: status === 201 };
     },
 
-    async getSandbox(sandboxId, signal): Promise<SandboxInfo | null> {
-      try {
-        const { data } = await json({ method: "GET", path: sandboxPath(sandboxId), signal }, [200], sandboxSchema);
-        return data;
-      } catch (err) {
-        if (err instanceof ProviderError && err.code === "sandbox_not_found") return null;
-        throw err;
-      }
-    },
-
     async deleteSandbox(sandboxId, signal) {
       try {
         await json({ method: "DELETE", path: sandboxPath(sandboxId), signal }, [204], empty);
@@ -390,11 +353,6 @@ export function createHttpProvider(options: HttpProviderOptions): SandboxProvide
         startedRunSchema,
       );
       return { runId: data.runId, sessionId: data.sessionId, created: status === 201 };
-    },
-
-    async getRun(sandboxId, runId, signal): Promise<RunInfo> {
-      const { data } = await json({ method: "GET", path: runPath(sandboxId, runId), signal }, [200], runInfoSchema);
-      return data;
     },
 
     async *readRunEvents(sandboxId, runId, after, signal): AsyncGenerator<ProviderRecord> {
@@ -444,6 +402,24 @@ export function createHttpProvider(options: HttpProviderOptions): SandboxProvide
       return data;
     },
 
+    async cancelRunByKey(sandboxId, idempotencyKey, signal) {
+      try {
+        await json(
+          {
+            method: "POST",
+            path: `${sandboxPath(sandboxId)}/runs/by-key/${encodeURIComponent(idempotencyKey)}/cancel`,
+            json: {},
+            signal,
+          },
+          [202],
+          cancelSchema,
+        );
+      } catch (err) {
+        if (err instanceof ProviderError && err.code === "sandbox_not_found") return;
+        throw err;
+      }
+    },
+
     async listFiles(sandboxId, path, signal): Promise<FileListing> {
       const { data } = await json(
         { method: "GET", path: `${sandboxPath(sandboxId)}/files`, query: { path }, signal },
@@ -469,27 +445,6 @@ export function createHttpProvider(options: HttpProviderOptions): SandboxProvide
         throw transportFailure(err, what, deadline, signal, timeoutMs);
       } finally {
         deadline.clear();
-      }
-    },
-
-    async writeFile(sandboxId, path, body, signal) {
-      await json(
-        { method: "PUT", path: `${sandboxPath(sandboxId)}/files/content`, query: { path }, body, signal },
-        [204],
-        empty,
-      );
-    },
-
-    async *exec(sandboxId: string, input: ExecInput, signal?: AbortSignal): AsyncGenerator<ExecRecord> {
-      const call: Call = {
-        method: "POST",
-        path: `${sandboxPath(sandboxId)}/exec`,
-        json: { command: input.command, ...(input.timeoutMs === undefined ? {} : { timeoutMs: input.timeoutMs }) },
-        signal,
-      };
-      for await (const record of stream(call, execRecordSchema)) {
-        yield record;
-        if (record.type === "exit") return;
       }
     },
   };

@@ -1,7 +1,8 @@
 /**
- * The sandbox provider interface: what the chat's run engine needs from a remote sandbox service
- * (sandboxes, agent runs and their resumable record stream, permission answers, files). Any provider
- * plugs in behind it; `http-provider.ts` speaks sandbox/PROTOCOL.md. Every failure is a `ProviderError`.
+ * The sandbox provider interface: what the chat's run engine and the files routes need from a
+ * remote sandbox service (capabilities, sandboxes, agent runs and their resumable record stream,
+ * permission answers, cancellation, files). Any provider plugs in behind it; `http-provider.ts`
+ * speaks sandbox/PROTOCOL.md. Every failure is a `ProviderError`.
  */
 
 export type PermissionMode = "default" | "acceptEdits" | "bypassPermissions" | "plan";
@@ -43,15 +44,6 @@ export interface StartedRun {
   created: boolean;
 }
 
-export interface RunInfo {
-  runId: string;
-  sessionId: string;
-  status: "running" | "exited";
-  exitCode: number | null;
-  /** The highest offset written so far. */
-  records: number;
-}
-
 /**
  * One record of a run's stream. Offsets start at 1 and grow by 1; a heartbeat has none. `exit` is
  * always the last record of a run.
@@ -85,33 +77,19 @@ export interface FileDownload {
   size: number;
 }
 
-export interface ExecInput {
-  command: string;
-  /** 1..600000, the provider's default is 60000. */
-  timeoutMs?: number;
-}
-
-export type ExecRecord =
-  | { type: "stdout"; data: string }
-  | { type: "stderr"; data: string }
-  | { type: "exit"; exitCode: number | null; timedOut: boolean };
-
 /**
  * Every method takes an optional caller signal; aborting it rejects with the signal's reason (as
- * `fetch` does), not with a `ProviderError`. Streams (`readRunEvents`, `exec`, `readFile`'s body)
- * are bounded only until their response starts; the caller watches their silence.
+ * `fetch` does), not with a `ProviderError`. Streams (`readRunEvents`, `readFile`'s body) are
+ * bounded only until their response starts; the caller watches their silence.
  */
 export interface SandboxProvider {
   capabilities(signal?: AbortSignal): Promise<ProviderCapabilities>;
   /** Creates the sandbox or returns the existing one (idempotent: the caller picks the id). */
   ensureSandbox(sandboxId: string, signal?: AbortSignal): Promise<SandboxInfo & { created: boolean }>;
-  /** Null when the provider does not know the sandbox. */
-  getSandbox(sandboxId: string, signal?: AbortSignal): Promise<SandboxInfo | null>;
   /** Cancels its runs and removes its workspace; an unknown sandbox counts as deleted. */
   deleteSandbox(sandboxId: string, signal?: AbortSignal): Promise<void>;
   /** `run_in_progress` when another run is active, `sandbox_not_found` when the sandbox is gone. */
   startRun(sandboxId: string, input: StartRunInput, signal?: AbortSignal): Promise<StartedRun>;
-  getRun(sandboxId: string, runId: string, signal?: AbortSignal): Promise<RunInfo>;
   /**
    * Every record with offset > `after`, then live ones. Ends after the `exit` record, or earlier
    * when the connection closes; in that case reconnect with the last offset seen. Throws
@@ -122,15 +100,14 @@ export interface SandboxProvider {
   sendPermission(sandboxId: string, runId: string, answer: PermissionAnswer, signal?: AbortSignal): Promise<void>;
   /** A no-op on an exited run; the run's `exit` record then says `cancelled: true`. */
   cancelRun(sandboxId: string, runId: string, signal?: AbortSignal): Promise<{ status: "running" | "exited" }>;
+  /**
+   * Cancels the run started with this idempotency key, for a caller that never learned its id (a
+   * start whose answer was lost). A key not seen yet is remembered as cancelled: a start with it
+   * that arrives later gets an exited, cancelled run. An unknown sandbox has nothing to cancel.
+   */
+  cancelRunByKey(sandboxId: string, idempotencyKey: string, signal?: AbortSignal): Promise<void>;
   listFiles(sandboxId: string, path: string, signal?: AbortSignal): Promise<FileListing>;
   readFile(sandboxId: string, path: string, signal?: AbortSignal): Promise<FileDownload>;
-  writeFile(
-    sandboxId: string,
-    path: string,
-    body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>,
-    signal?: AbortSignal,
-  ): Promise<void>;
-  exec(sandboxId: string, input: ExecInput, signal?: AbortSignal): AsyncIterable<ExecRecord>;
 }
 
 /** Codes the provider itself answers with (4xx), passed through unchanged. */
@@ -188,8 +165,4 @@ function defaultRetryable(code: ProviderErrorCode, status: number | null): boole
   if (code === "provider_unreachable" || code === "provider_timeout") return true;
   if (code === "provider_error") return status === null || status >= 500 || status === 429;
   return false;
-}
-
-export function isProviderError(value: unknown): value is ProviderError {
-  return value instanceof ProviderError;
 }

@@ -2,6 +2,7 @@
  * Maps Claude Code's stream-json lines (the `data` of a run's agent records) to event drafts for
  * one assistant message, plus the facts the run engine needs (session id, the final result). Pure
  * and stateful per run; it never throws on input and never emits a terminal event: the engine does.
+ * It passes texts, inputs and outputs on whole: the chat's writer fits every event to its size limit.
  */
 import { z } from "zod";
 import type { EventDraft } from "../protocol/events";
@@ -30,25 +31,13 @@ export interface MapOutcome {
   drafts: EventDraft[];
   /** The agent session (from `system/init` or `result`): continue it with the next run. */
   sessionId?: string;
-  /** The model the agent actually uses (from `system/init`). */
-  model?: string;
   /** Present on the `result` line: the run's turn is over. */
   result?: AgentResult;
-  /** The agent is retrying the model API: it is alive, not stuck. */
-  apiRetry?: { attempt: number; maxRetries?: number; retryDelayMs?: number; error?: string; errorStatus?: number };
-  /** Why a line of a known type was dropped as malformed (also counted in `ignored`). */
-  ignored?: string;
 }
 
 export interface AgentMapperOptions {
   /** The assistant message every draft belongs to. */
   messageId: string;
-  /** A tool's output above this many UTF-8 bytes is cut with a visible marker. Default 128 KiB. */
-  maxToolOutputBytes?: number;
-  /** A tool input or permission input whose JSON is longer than this has its long strings cut. Default 64 Ki. */
-  maxInputLength?: number;
-  /** Fallback text (from `assistant` lines) is split into deltas of at most this many characters. Default 32 Ki. */
-  maxTextChunk?: number;
 }
 
 export interface AgentMapper {
@@ -64,12 +53,6 @@ const parentSchema = z.string().nullish();
 const systemLine = z.looseObject({
   subtype: z.string(),
   session_id: z.string().optional(),
-  model: z.string().optional(),
-  attempt: z.number().optional(),
-  max_retries: z.number().optional(),
-  retry_delay_ms: z.number().optional(),
-  error: z.string().nullish(),
-  error_status: z.number().nullish(),
 });
 
 const streamEventLine = z.looseObject({
@@ -159,14 +142,8 @@ interface StreamedBlock {
   consumed: boolean;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
 export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
   const messageId = options.messageId;
-  const maxOutputBytes = options.maxToolOutputBytes ?? 128 * 1024;
-  const maxInput = options.maxInputLength ?? 64 * 1024;
-  const maxChunk = options.maxTextChunk ?? 32 * 1024;
 
   /** Streamed blocks per API message id; the `assistant` line of a block is matched against them. */
   const streamed = new Map<string, StreamedBlock[]>();
@@ -176,9 +153,10 @@ export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
   const permissionsAsked = new Set<string>();
   let ignored = 0;
 
-  const drop = (reason: string): MapOutcome => {
+  /** A line of a known type that is malformed: dropped and counted. */
+  const drop = (): MapOutcome => {
     ignored += 1;
-    return { drafts: [], ignored: reason };
+    return { drafts: [] };
   };
 
   function textDraft(kind: "text" | "thinking", text: string): EventDraft {
@@ -187,19 +165,15 @@ export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
       : { kind: "thinking_delta", messageId, payload: { text } };
   }
 
-  function fallbackText(kind: "text" | "thinking", text: string, drafts: EventDraft[]): void {
-    for (const piece of splitText(text, maxChunk)) drafts.push(textDraft(kind, piece));
-  }
-
   function onStreamEvent(line: Record<string, unknown>): MapOutcome {
     const parsed = streamEventLine.safeParse(line);
-    if (!parsed.success) return drop("stream_event: malformed");
+    if (!parsed.success) return drop();
     // A subagent's inner conversation; its parent tool call is shown instead.
     if (parsed.data.parent_tool_use_id) return { drafts: [] };
     const event = parsed.data.event;
     if (event.type === "message_start") {
       const start = messageStartEvent.safeParse(event);
-      if (!start.success) return drop("stream_event message_start: malformed");
+      if (!start.success) return drop();
       currentApiMessage = start.data.message.id;
       return { drafts: [] };
     }
@@ -208,7 +182,7 @@ export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
     streamed.set(key, blocks);
     if (event.type === "content_block_start") {
       const start = blockStartEvent.safeParse(event);
-      if (!start.success) return drop("stream_event content_block_start: malformed");
+      if (!start.success) return drop();
       const { type, text, thinking } = start.data.content_block;
       const initial = (type === "text" ? text : type === "thinking" ? thinking : undefined) ?? "";
       blocks.push({ index: start.data.index, kind: type, text: initial, consumed: false });
@@ -216,12 +190,12 @@ export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
     }
     if (event.type === "content_block_delta") {
       const delta = blockDeltaEvent.safeParse(event);
-      if (!delta.success) return drop("stream_event content_block_delta: malformed");
+      if (!delta.success) return drop();
       const { type, text, thinking } = delta.data.delta;
       const kind = type === "text_delta" ? "text" : type === "thinking_delta" ? "thinking" : null;
       if (kind === null) return { drafts: [] }; // input_json_delta, signature_delta: the assistant line has them whole.
       const piece = kind === "text" ? text : thinking;
-      if (piece === undefined) return drop(`stream_event ${type}: malformed`);
+      if (piece === undefined) return drop();
       let block = blocks.findLast((b) => b.index === delta.data.index && !b.consumed);
       if (!block) {
         block = { index: delta.data.index, kind, text: "", consumed: false };
@@ -245,7 +219,7 @@ export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
 
   function onAssistant(line: Record<string, unknown>): MapOutcome {
     const parsed = assistantLine.safeParse(line);
-    if (!parsed.success) return drop("assistant: malformed");
+    if (!parsed.success) return drop();
     if (parsed.data.parent_tool_use_id) return { drafts: [] };
     const key = parsed.data.message.id ?? currentApiMessage;
     const drafts: EventDraft[] = [];
@@ -264,7 +238,7 @@ export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
           continue;
         }
         const rest = unstreamedPart(key, kind, full);
-        if (rest !== "") fallbackText(kind, rest, drafts);
+        if (rest !== "") drafts.push(textDraft(kind, rest));
       } else if (head.data.type === "tool_use") {
         const block = toolUseBlock.safeParse(raw);
         if (!block.success) {
@@ -276,17 +250,17 @@ export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
         drafts.push({
           kind: "tool_started",
           messageId,
-          payload: { toolUseId: block.data.id, name: block.data.name, input: capInput(block.data.input, maxInput) },
+          payload: { toolUseId: block.data.id, name: block.data.name, input: block.data.input },
         });
       }
     }
     ignored += bad;
-    return bad > 0 ? { drafts, ignored: `assistant: ${bad} malformed content block(s)` } : { drafts };
+    return { drafts };
   }
 
   function onUser(line: Record<string, unknown>): MapOutcome {
     const parsed = userLine.safeParse(line);
-    if (!parsed.success) return drop("user: malformed");
+    if (!parsed.success) return drop();
     if (parsed.data.parent_tool_use_id) return { drafts: [] };
     const content = parsed.data.message.content;
     if (typeof content === "string") return { drafts: [] }; // the prompt echoed back
@@ -307,24 +281,23 @@ export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
       const toolUseId = block.data.tool_use_id;
       if (toolsEnded.has(toolUseId)) continue;
       toolsEnded.add(toolUseId);
-      const cut = capBytes(toolResultText(block.data.content), maxOutputBytes);
-      const extra = cut.fromBytes === undefined ? {} : { truncatedFromBytes: cut.fromBytes };
+      const text = toolResultText(block.data.content);
       drafts.push(
         block.data.is_error
-          ? { kind: "tool_failed", messageId, payload: { toolUseId, error: cut.text, ...extra } }
-          : { kind: "tool_completed", messageId, payload: { toolUseId, output: cut.text, ...extra } },
+          ? { kind: "tool_failed", messageId, payload: { toolUseId, error: text } }
+          : { kind: "tool_completed", messageId, payload: { toolUseId, output: text } },
       );
     }
     ignored += bad;
-    return bad > 0 ? { drafts, ignored: `user: ${bad} malformed content block(s)` } : { drafts };
+    return { drafts };
   }
 
   function onControlRequest(line: Record<string, unknown>): MapOutcome {
     const parsed = controlRequestLine.safeParse(line);
-    if (!parsed.success) return drop("control_request: malformed");
+    if (!parsed.success) return drop();
     if (parsed.data.request.subtype !== "can_use_tool") return { drafts: [] };
     const request = canUseToolRequest.safeParse(parsed.data.request);
-    if (!request.success) return drop("control_request can_use_tool: malformed");
+    if (!request.success) return drop();
     const requestId = parsed.data.request_id;
     if (permissionsAsked.has(requestId)) return { drafts: [] };
     permissionsAsked.add(requestId);
@@ -334,7 +307,7 @@ export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
         {
           kind: "permission_requested",
           messageId,
-          payload: { requestId, toolName, input: capInput(input, maxInput), ...(toolUseId ? { toolUseId } : {}) },
+          payload: { requestId, toolName, input, ...(toolUseId ? { toolUseId } : {}) },
         },
       ],
     };
@@ -342,7 +315,7 @@ export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
 
   function onResult(line: Record<string, unknown>): MapOutcome {
     const parsed = resultLine.safeParse(line);
-    if (!parsed.success) return drop("result: malformed");
+    if (!parsed.success) return drop();
     const r = parsed.data;
     const result: AgentResult = { isError: r.is_error, subtype: r.subtype };
     if (r.result !== undefined && r.result !== "") result.text = r.result;
@@ -365,19 +338,11 @@ export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
 
   function onSystem(line: Record<string, unknown>): MapOutcome {
     const parsed = systemLine.safeParse(line);
-    if (!parsed.success) return drop("system: malformed");
+    if (!parsed.success) return drop();
     const s = parsed.data;
     if (s.subtype === "init") {
-      if (s.session_id === undefined) return drop("system init: no session_id");
-      return { drafts: [], sessionId: s.session_id, ...(s.model === undefined ? {} : { model: s.model }) };
-    }
-    if (s.subtype === "api_retry") {
-      const apiRetry: NonNullable<MapOutcome["apiRetry"]> = { attempt: s.attempt ?? 0 };
-      if (s.max_retries !== undefined) apiRetry.maxRetries = s.max_retries;
-      if (s.retry_delay_ms !== undefined) apiRetry.retryDelayMs = s.retry_delay_ms;
-      if (s.error) apiRetry.error = s.error;
-      if (typeof s.error_status === "number") apiRetry.errorStatus = s.error_status;
-      return { drafts: [], apiRetry };
+      if (s.session_id === undefined) return drop();
+      return { drafts: [], sessionId: s.session_id };
     }
     return { drafts: [] };
   }
@@ -388,7 +353,7 @@ export function createAgentMapper(options: AgentMapperOptions): AgentMapper {
     },
     map(line: unknown): MapOutcome {
       const head = lineHead.safeParse(line);
-      if (!head.success) return drop("not a stream-json object");
+      if (!head.success) return drop();
       const value = head.data;
       switch (value.type) {
         case "stream_event":
@@ -467,58 +432,12 @@ export function toolResultText(content: string | readonly unknown[] | null | und
   return parts.join("\n");
 }
 
-/** Cuts `text` to at most `maxBytes` UTF-8 bytes (on a character boundary) with a visible marker. */
-export function capBytes(text: string, maxBytes: number): { text: string; fromBytes?: number } {
-  // Cheap exit: a string of n UTF-16 units is at most 3n UTF-8 bytes.
-  if (text.length * 3 <= maxBytes) return { text };
-  const bytes = encoder.encode(text);
-  if (bytes.length <= maxBytes) return { text };
-  let end = maxBytes;
-  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end -= 1;
-  const kept = decoder.decode(bytes.subarray(0, end));
-  return { text: `${kept}\n\n[output cut: ${bytes.length} bytes in total]`, fromBytes: bytes.length };
-}
-
-/** Keeps a tool's input within bounds: when its JSON is too long, long strings inside are cut. */
-export function capInput(input: unknown, maxLength: number): unknown {
-  const json = JSON.stringify(input);
-  if (json === undefined || json.length <= maxLength) return input;
-  const limit = Math.max(256, Math.floor(maxLength / 16));
-  const cut = (value: unknown): unknown => {
-    if (typeof value === "string") {
-      return value.length <= limit ? value : `${value.slice(0, limit)}[… cut: ${value.length} characters in total]`;
-    }
-    if (Array.isArray(value)) return value.map(cut);
-    if (value !== null && typeof value === "object") {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cut(v)]));
-    }
-    return value;
-  };
-  const capped = cut(input);
-  const cappedJson = JSON.stringify(capped);
-  if (cappedJson.length <= maxLength) return capped;
-  return { truncated: true, totalLength: json.length, preview: json.slice(0, maxLength) };
-}
-
-function splitText(text: string, max: number): string[] {
-  if (text.length <= max) return [text];
-  const pieces: string[] = [];
-  let start = 0;
-  while (start < text.length) {
-    let end = Math.min(start + max, text.length);
-    // Never split a surrogate pair.
-    const code = text.charCodeAt(end - 1);
-    if (end < text.length && code >= 0xd800 && code <= 0xdbff) end -= 1;
-    pieces.push(text.slice(start, end));
-    start = end;
-  }
-  return pieces;
-}
-
 export type RunOutcome =
   | { outcome: "completed" }
   | { outcome: "failed"; code: string; message: string }
-  | { outcome: "cancelled" };
+  | { outcome: "cancelled" }
+  /** The agent was asked to continue a session it does not have (its sandbox was recreated). */
+  | { outcome: "session_missing"; message: string };
 
 /** Terminal reasons the CLI itself counts as errors, whatever `is_error` says. */
 const errorTerminalReasons: Readonly<Record<string, string>> = {
@@ -541,6 +460,9 @@ const cancelledTerminalReasons = new Set(["aborted_streaming", "aborted_tools", 
  * turn ends with `is_error` but is a cancellation, and a failed model call exits 1 with a result.
  */
 export function classifyResult(result: AgentResult): RunOutcome {
+  const missing = result.errors?.find((e) => /no conversation found with session id/i.test(e));
+  if (result.isError && result.numTurns === 0 && missing !== undefined)
+    return { outcome: "session_missing", message: missing };
   const reason = result.terminalReason;
   if (reason !== undefined && cancelledTerminalReasons.has(reason)) return { outcome: "cancelled" };
   const reasonCode = reason === undefined ? undefined : errorTerminalReasons[reason];
