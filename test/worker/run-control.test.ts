@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { Envelope } from "../../worker/protocol/events";
 import { snapshotText } from "../../worker/protocol/snapshot";
 import { api, createChat, expectError, json, must, signUp } from "./helpers";
-import { modelRequests, script, send, storedSnapshot, text, Watcher } from "./run-helpers";
+import { modelRequests, script, send, storedSnapshot, terminalCounts, text, Watcher } from "./run-helpers";
 
 /** A reply that streams for about `ms` milliseconds. */
 function slow(reply: string, ms: number) {
@@ -79,6 +79,8 @@ describe("queue and send-now", () => {
 
     expect((await watcher.terminalOf(m4.assistantMessageId)).kind).toBe("run_completed");
     expect(startedOrder(watcher.events)).toEqual([m1.assistantMessageId, m2.assistantMessageId, m4.assistantMessageId]);
+    for (const m of [m1, m2, m3, m4])
+      expect(await terminalCounts(chat.id, m.assistantMessageId)).toEqual({ log: 1, d1: 1 });
     expect((await watcher.terminalOf(m3.assistantMessageId)).payload).toEqual({ reason: "removed_from_queue" });
     // The removed message stays in the history as sent; only its answer was cancelled.
     expect(watcher.of(m3.userMessageId).map((e) => [e.kind, (e.payload as { content: string }).content])).toEqual([
@@ -111,6 +113,8 @@ describe("queue and send-now", () => {
     expect((await watcher.terminalOf(m3.assistantMessageId)).kind).toBe("run_completed");
     expect((await watcher.terminalOf(m2.assistantMessageId)).kind).toBe("run_completed");
     expect(startedOrder(watcher.events)).toEqual([m1.assistantMessageId, m3.assistantMessageId, m2.assistantMessageId]);
+    for (const m of [m1, m2, m3])
+      expect(await terminalCounts(chat.id, m.assistantMessageId)).toEqual({ log: 1, d1: 1 });
     // The interrupted message keeps what it had streamed.
     const snapshot = await storedSnapshot(chat.id, m1.assistantMessageId);
     expect(snapshot?.status).toBe("cancelled");
@@ -132,6 +136,7 @@ describe("queue and send-now", () => {
     expect((await watcher.terminalOf(m1.assistantMessageId)).kind).toBe("run_cancelled");
     expect((await watcher.terminalOf(m2.assistantMessageId)).kind).toBe("run_completed");
     expect(text(watcher.of(m2.assistantMessageId))).toBe("right away");
+    for (const m of [m1, m2]) expect(await terminalCounts(chat.id, m.assistantMessageId)).toEqual({ log: 1, d1: 1 });
     watcher.close();
   });
 
@@ -181,6 +186,9 @@ describe("cancel", () => {
     const m2 = await send(session, chat.id, `${next.marker} next`);
     expect(m2.status).toBe("started");
     expect((await watcher.terminalOf(m2.assistantMessageId)).kind).toBe("run_completed");
+    for (const id of [m.assistantMessageId, m2.assistantMessageId]) {
+      expect(await terminalCounts(chat.id, id)).toEqual({ log: 1, d1: 1 });
+    }
     watcher.close();
   });
 });

@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { type MessageSnapshot, snapshotText } from "../../worker/protocol/snapshot";
 import { api, createChat, json, must, type Session, signUp } from "./helpers";
-import { script, send, storedSnapshot, type Turn, text, useProvider, Watcher } from "./run-helpers";
+import { script, send, storedSnapshot, type Turn, terminalCounts, text, useProvider, Watcher } from "./run-helpers";
 import { room } from "./stream-helpers";
 
 type Case = {
@@ -111,6 +111,10 @@ describe("bootstrap failures end the message, never leave it streaming", () => {
     expect(next.status).toBe("started");
     expect((await watcher.terminalOf(next.assistantMessageId)).kind).toBe("run_completed");
     expect(text(watcher.of(next.assistantMessageId))).toBe("back to normal");
+    // Exactly one terminal event each, where they rest (a late duplicate would show here, not on the wire).
+    for (const id of [sent.assistantMessageId, next.assistantMessageId]) {
+      expect(await terminalCounts(chat.id, id)).toEqual({ log: 1, d1: 1 });
+    }
     watcher.close();
   });
 });

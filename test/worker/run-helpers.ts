@@ -4,6 +4,7 @@
  * pointing one chat's Durable Object at another provider address (the fault injector, a closed
  * port, a wrong token) so a failure can be produced for that chat alone.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Envelope } from "../../worker/protocol/events";
 import type { MessageSnapshot } from "../../worker/protocol/snapshot";
@@ -111,4 +112,31 @@ export async function storedSnapshot(chatId: string, messageId: string): Promise
     .bind(messageId)
     .first<{ content_render: string }>();
   return row ? (JSON.parse(row.content_render) as MessageSnapshot) : null;
+}
+
+const TERMINAL_KINDS = "('run_completed', 'run_failed', 'run_cancelled')";
+
+/**
+ * Counts the message's terminal events where they rest: the chat's own log (DO SQLite) and, after
+ * a flush, D1. A listener stops at the first terminal and the reducer ignores what follows, so
+ * only the stores can show a late duplicate.
+ */
+export async function terminalCounts(chatId: string, messageId: string): Promise<{ log: number; d1: number }> {
+  await room(chatId).flush(chatId);
+  const log = await runInDurableObject(
+    room(chatId),
+    (_instance, state) =>
+      state.storage.sql
+        .exec<{ n: number }>(
+          `SELECT COUNT(*) AS n FROM events WHERE message_id = ? AND kind IN ${TERMINAL_KINDS}`,
+          messageId,
+        )
+        .one().n,
+  );
+  const d1 = await env.DB.prepare(
+    `SELECT COUNT(*) AS n FROM chat_events WHERE chat_id = ? AND message_id = ? AND kind IN ${TERMINAL_KINDS}`,
+  )
+    .bind(chatId, messageId)
+    .first<{ n: number }>();
+  return { log, d1: d1?.n ?? 0 };
 }

@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { snapshotText } from "../../worker/protocol/snapshot";
 import { createChat, must, signUp } from "./helpers";
-import { script, send, storedSnapshot, text, useProvider, Watcher } from "./run-helpers";
+import { script, send, storedSnapshot, terminalCounts, text, useProvider, Watcher } from "./run-helpers";
 import { room } from "./stream-helpers";
 
 const REPLY = "This answer streams slowly, two characters at a time, so things can go wrong midway.";
@@ -41,6 +41,7 @@ describe("mid-run resilience", () => {
     expect((await watcher.terminalOf(m.assistantMessageId)).kind).toBe("run_completed");
     expect(text(watcher.of(m.assistantMessageId))).toBe(REPLY);
     expect(snapshotText(must(await storedSnapshot(chat.id, m.assistantMessageId)))).toBe(REPLY);
+    expect(await terminalCounts(chat.id, m.assistantMessageId)).toEqual({ log: 1, d1: 1 });
     watcher.close();
   });
 
@@ -68,6 +69,7 @@ describe("mid-run resilience", () => {
     expect(events.filter((e) => e.kind === "tool_completed")).toHaveLength(1);
     expect(events.filter((e) => e.kind === "run_started")).toHaveLength(1);
     expect(snapshotText(must(await storedSnapshot(chat.id, m.assistantMessageId)))).toBe(REPLY);
+    expect(await terminalCounts(chat.id, m.assistantMessageId)).toEqual({ log: 1, d1: 1 });
     after.close();
   });
 
@@ -82,6 +84,7 @@ describe("mid-run resilience", () => {
     await runDurableObjectAlarm(room(chat.id));
     expect((await watcher.terminalOf(m.assistantMessageId)).kind).toBe("run_completed");
     expect(text(watcher.of(m.assistantMessageId))).toBe(REPLY);
+    expect(await terminalCounts(chat.id, m.assistantMessageId)).toEqual({ log: 1, d1: 1 });
     watcher.close();
   });
 
@@ -98,6 +101,7 @@ describe("mid-run resilience", () => {
     expect(snapshot?.lastSeq).toBe(end.seq);
     expect(snapshotText(must(snapshot)).length).toBeGreaterThan(0); // partial answer kept
     await admin(key, "up");
+    expect(await terminalCounts(chat.id, m.assistantMessageId)).toEqual({ log: 1, d1: 1 });
     watcher.close();
   });
 });
