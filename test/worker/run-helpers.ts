@@ -8,7 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Envelope } from "../../worker/protocol/events";
 import type { MessageSnapshot } from "../../worker/protocol/snapshot";
-import { api, json, type Session } from "./helpers";
+import { api, createChat, json, type Session, signUp } from "./helpers";
 import { type Listener, openWs, room } from "./stream-helpers";
 
 export type Block =
@@ -98,6 +98,37 @@ export function text(events: Envelope[]): string {
     .filter((e) => e.kind === "text_delta")
     .map((e) => (e.payload as { text: string }).text)
     .join("");
+}
+
+/** Acts on the fault injector for one key: cut its open streams, refuse or accept its connections. */
+export async function admin(key: string, action: "drop" | "down" | "up"): Promise<void> {
+  const res = await fetch(`${env.FAULT_URL}/__admin/${key}/${action}`, { method: "POST" });
+  if (res.status !== 204) throw new Error(`fault admin ${action}: ${res.status}`);
+}
+
+/**
+ * A rule for the key's next request whose `METHOD path` matches: `hold` lets the provider act on it
+ * but answers `ms` later; `lose` lets the provider act on it and then cuts the connection.
+ */
+export async function faultRule(key: string, action: "hold" | "lose", match: string, ms = 0): Promise<void> {
+  const query = new URLSearchParams({ match, ms: String(ms) });
+  const res = await fetch(`${env.FAULT_URL}/__admin/${key}/${action}?${query}`, { method: "POST" });
+  if (res.status !== 204) throw new Error(`fault rule ${action}: ${res.status}`);
+}
+
+/** Resolves once a request of the key was taken by a rule (it reached the provider). */
+export async function ruleTaken(key: string): Promise<void> {
+  const res = await fetch(`${env.FAULT_URL}/__admin/${key}/held`);
+  if (res.status !== 200) throw new Error(`fault held: ${res.status}`);
+}
+
+/** A chat (and its watcher) whose provider traffic goes through the fault injector under its own key. */
+export async function proxiedChat(chatBody: Record<string, unknown> = {}) {
+  const session = await signUp();
+  const chat = await createChat(session, chatBody);
+  const key = crypto.randomUUID();
+  await useProvider(chat.id, `${env.FAULT_URL}/proxy/${key}`);
+  return { session, chat, key, watcher: await Watcher.open(session, chat.id) };
 }
 
 /** Points this chat's Durable Object at another provider address until it is evicted. */

@@ -5,29 +5,27 @@
  * doubled: the streamed text must equal the scripted text exactly.
  */
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { snapshotText } from "../../worker/protocol/snapshot";
 import { createChat, must, signUp } from "./helpers";
-import { script, send, storedSnapshot, terminalCounts, text, useProvider, Watcher } from "./run-helpers";
+import {
+  admin,
+  proxiedChat as proxiedChatSetup,
+  script,
+  send,
+  storedSnapshot,
+  terminalCounts,
+  text,
+  Watcher,
+} from "./run-helpers";
 import { room } from "./stream-helpers";
 
 const REPLY = "This answer streams slowly, two characters at a time, so things can go wrong midway.";
 const slowTurn = { blocks: [{ type: "text" as const, text: REPLY }], chunkSize: 2, delayMs: 40 };
 
-async function admin(key: string, action: "drop" | "down" | "up"): Promise<void> {
-  const res = await fetch(`${env.FAULT_URL}/__admin/${key}/${action}`, { method: "POST" });
-  if (res.status !== 204) throw new Error(`fault admin ${action}: ${res.status}`);
-}
-
-/** A chat whose provider traffic goes through the fault injector under its own key. */
 async function proxiedChat() {
-  const session = await signUp();
-  const chat = await createChat(session);
-  const key = crypto.randomUUID();
-  await room(chat.id).head();
-  await useProvider(chat.id, `${env.FAULT_URL}/proxy/${key}`);
-  return { session, chat, key, watcher: await Watcher.open(session, chat.id), s: await script([slowTurn]) };
+  const proxied = await proxiedChatSetup();
+  return { ...proxied, s: await script([slowTurn]) };
 }
 
 describe("mid-run resilience", () => {
