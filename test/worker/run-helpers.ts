@@ -59,10 +59,15 @@ const terminal = new Set(["run_completed", "run_failed", "run_cancelled"]);
 /** A listener that keeps every event it has seen, so tests can wait for conditions on the log. */
 export class Watcher {
   readonly events: Envelope[] = [];
-  readonly #listener: Listener;
+  readonly #listener: Listener & { socket: WebSocket };
 
-  private constructor(listener: Listener) {
+  private constructor(listener: Listener & { socket: WebSocket }) {
     this.#listener = listener;
+  }
+
+  /** Calls back with the close code when the chat closes this listener. */
+  onClose(callback: (code: number) => void): void {
+    this.#listener.socket.addEventListener("close", (event) => callback(event.code));
   }
 
   static async open(session: Session, chatId: string): Promise<Watcher> {
