@@ -224,6 +224,21 @@ describe("permissions", () => {
     watcher.close();
   });
 
+  it("waits for the user's answer past the agent-silence limit: a pending prompt is not a stuck agent", async () => {
+    const { session, chat, watcher, m, requestId } = await askForBash("echo late > late.txt");
+    // The agent prints nothing while it waits; the test project's agent-silence limit is 3 s.
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    expect(watcher.events.some((e) => e.messageId === m.assistantMessageId && e.kind === "run_failed")).toBe(false);
+    const res = await api(`/api/chats/${chat.id}/permissions/${encodeURIComponent(requestId)}`, {
+      session,
+      body: { decision: "allow" },
+    });
+    expect(res.status).toBe(200);
+    expect((await watcher.terminalOf(m.assistantMessageId)).kind).toBe("run_completed");
+    expect(await (await api(`/api/chats/${chat.id}/files/content?path=late.txt`, { session })).text()).toBe("late\n");
+    watcher.close();
+  });
+
   it("deny keeps the tool from running and the agent carries on", async () => {
     const { session, chat, watcher, m, requestId } = await askForBash("echo denied > nope.txt");
     const res = await api(`/api/chats/${chat.id}/permissions/${encodeURIComponent(requestId)}`, {
