@@ -95,6 +95,41 @@ describe("queue and send-now", () => {
     watcher.close();
   });
 
+  it("keeps history in order (each user message before its answer) and keeps a removed message's text", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const blocker = await script([slow("holding the chat while two more queue up", 1500)]);
+    const s2 = await script([{ blocks: [{ type: "text", text: "answer two" }] }]);
+    const watcher = await Watcher.open(session, chat.id);
+    const m1 = await send(session, chat.id, `${blocker.marker} one`);
+    const m2 = await send(session, chat.id, `${s2.marker} two`);
+    const m3 = await send(session, chat.id, "three, removed before it runs");
+    expect([m2.status, m3.status]).toEqual(["queued", "queued"]);
+    expect((await api(`/api/chats/${chat.id}/queue/${m3.userMessageId}`, { session, method: "DELETE" })).status).toBe(
+      204,
+    );
+    expect((await watcher.terminalOf(m2.assistantMessageId)).kind).toBe("run_completed");
+    await storedSnapshot(chat.id, m2.assistantMessageId); // flushed to D1
+    const history = await json<{
+      messages: { id: string; role: string; status: string; snapshot: { content: string } }[];
+    }>(await api(`/api/chats/${chat.id}/messages`, { session }));
+    expect(history.messages.map((m) => m.id)).toEqual([
+      m1.userMessageId,
+      m1.assistantMessageId,
+      m2.userMessageId,
+      m2.assistantMessageId,
+      m3.userMessageId,
+      m3.assistantMessageId,
+    ]);
+    const removed = history.messages.slice(4);
+    expect(removed.map((m) => [m.role, m.status])).toEqual([
+      ["user", "completed"],
+      ["assistant", "cancelled"],
+    ]);
+    expect(removed[0]?.snapshot.content).toBe("three, removed before it runs");
+    watcher.close();
+  });
+
   it("send-now cancels the running message and starts the chosen one before the rest of the queue", async () => {
     const session = await signUp();
     const chat = await createChat(session);
