@@ -7,7 +7,17 @@ import { describe, expect, it } from "vitest";
 import type { Envelope } from "../../worker/protocol/events";
 import { snapshotText } from "../../worker/protocol/snapshot";
 import { api, createChat, expectError, json, must, signUp } from "./helpers";
-import { modelRequests, script, send, storedSnapshot, terminalCounts, text, Watcher } from "./run-helpers";
+import {
+  faultRule,
+  modelRequests,
+  proxiedChat,
+  script,
+  send,
+  storedSnapshot,
+  terminalCounts,
+  text,
+  Watcher,
+} from "./run-helpers";
 
 /** A reply that streams for about `ms` milliseconds. */
 function slow(reply: string, ms: number) {
@@ -271,6 +281,29 @@ describe("permissions", () => {
     expect(res.status).toBe(200);
     expect((await watcher.terminalOf(m.assistantMessageId)).kind).toBe("run_completed");
     expect(await (await api(`/api/chats/${chat.id}/files/content?path=late.txt`, { session })).text()).toBe("late\n");
+    watcher.close();
+  });
+
+  it("counts an answer the provider took even when its reply was lost", async () => {
+    const { session, chat, key, watcher } = await proxiedChat({ permissionMode: "default" });
+    const s = await script([
+      { blocks: [{ type: "tool_use", name: "Bash", input: { command: "echo taken > taken.txt" } }] },
+      { blocks: [{ type: "text", text: "finished after the tool" }] },
+    ]);
+    const m = await send(session, chat.id, `${s.marker} run it`);
+    const asked = await watcher.until((e) => e.messageId === m.assistantMessageId && e.kind === "permission_requested");
+    const { requestId } = asked.payload as { requestId: string };
+    // The provider hands the answer to the agent; the connection breaks before its reply comes back.
+    await faultRule(key, "lose", "^POST /v1/sandboxes/[^/]+/runs/[^/]+/input$");
+    const res = await api(`/api/chats/${chat.id}/permissions/${encodeURIComponent(requestId)}`, {
+      session,
+      body: { decision: "allow" },
+    });
+    expect(res.status).toBe(200);
+    expect((await watcher.terminalOf(m.assistantMessageId)).kind).toBe("run_completed");
+    const resolved = watcher.of(m.assistantMessageId).filter((e) => e.kind === "permission_resolved");
+    expect(resolved.map((e) => e.payload)).toEqual([{ requestId, decision: "allow", by: "user" }]);
+    expect(await (await api(`/api/chats/${chat.id}/files/content?path=taken.txt`, { session })).text()).toBe("taken\n");
     watcher.close();
   });
 

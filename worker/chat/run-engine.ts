@@ -46,7 +46,7 @@ export class RunEngine {
   #driver: RunDriver | null = null;
   #capabilities: Promise<ProviderCapabilities> | null = null;
   /** Permission answers on their way to the provider (a second answer meanwhile is refused). */
-  readonly #answering = new Set<string>();
+  readonly #answering = new Map<string, "allow" | "deny">();
   #stopped = false;
 
   constructor(deps: RunEngineDeps) {
@@ -134,7 +134,7 @@ export class RunEngine {
       return "run_ended";
     }
     // Claimed before the first await, so a concurrent second answer is refused.
-    this.#answering.add(requestId);
+    this.#answering.set(requestId, decision);
     store.setPermissionState(requestId, "answering");
     let delivery: Awaited<ReturnType<typeof deliverAnswer>>;
     try {
@@ -148,7 +148,9 @@ export class RunEngine {
     } finally {
       this.#answering.delete(requestId);
     }
-    if (store.permission(requestId)?.state !== "answering") return "run_ended"; // the run ended meanwhile
+    const state = store.permission(requestId)?.state;
+    // The run ended meanwhile; its end logged the answer being sent as the user's.
+    if (state !== "answering") return state === decision && delivery === "taken" ? "ok" : "run_ended";
     if (delivery !== "taken") {
       store.setPermissionState(requestId, "pending");
       return delivery === "failed" ? "provider_failed" : delivery === "run_exited" ? "run_ended" : "already_answered";
@@ -284,12 +286,14 @@ export class RunEngine {
     }
     const status = this.#d.status(assistantMessageId);
     if (status === "streaming" || status === "queued" || status === undefined) {
+      // A prompt whose answer is on its way counts as that answer; any other open one as denied.
       const closing: EventDraft[] = store.openPermissions(assistantMessageId).map((requestId) => {
-        store.setPermissionState(requestId, "deny");
+        const sending = this.#answering.get(requestId);
+        store.setPermissionState(requestId, sending ?? "deny");
         return {
           kind: "permission_resolved",
           messageId: assistantMessageId,
-          payload: { requestId, decision: "deny", by: "system" },
+          payload: { requestId, decision: sending ?? "deny", by: sending ? "user" : "system" },
         };
       });
       this.#d.emit([...closing, { ...terminal, messageId: assistantMessageId } as EventDraft]);
