@@ -101,6 +101,23 @@ describe("accounts", () => {
     expect(limited.headers.get("set-cookie")).toBeNull();
   });
 
+  it("limits sign-ups per address whatever the email: the 11th account in a minute from one address is 429", async () => {
+    const address = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
+    const headers = { "cf-connecting-ip": address };
+    for (let i = 0; i < 10; i++) {
+      const res = await api("/api/auth/signup", { headers, body: { email: uniqueEmail(`many-${i}`), password } });
+      expect(res.status).toBe(201);
+    }
+    const limited = await api("/api/auth/signup", { headers, body: { email: uniqueEmail("one-more"), password } });
+    await expectError(limited, 429, "rate_limited");
+    // Another address is not held back by this one.
+    const other = await api("/api/auth/signup", {
+      headers: { "cf-connecting-ip": "203.0.113.7" },
+      body: { email: uniqueEmail("elsewhere"), password },
+    });
+    expect(other.status).toBe(201);
+  });
+
   it("refuses state-changing requests from another origin", async () => {
     const session = await signUp();
     const res = await api("/api/chats", { session, body: {}, headers: { origin: "https://evil.example" } });

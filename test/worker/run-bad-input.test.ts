@@ -6,6 +6,8 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { createDb } from "../../worker/db/client";
+import { staleStreamingMessages } from "../../worker/db/sweep";
 import worker from "../../worker/index";
 import { api, createChat, expectError, json, signUp } from "./helpers";
 import { script, send, useProvider, Watcher } from "./run-helpers";
@@ -157,5 +159,54 @@ describe("the cron sweep", () => {
     expect(row?.status).toBe("failed");
     expect(row?.error).toMatch(/interrupted/);
     expect(row?.content_text).toBe("half an answ");
+  });
+
+  it("leaves a quiet active run alone and touches its row, so the stuck ones come first next time", async () => {
+    const session = await signUp();
+    const chat = await createChat(session, { permissionMode: "default" });
+    const s = await script([
+      { blocks: [{ type: "tool_use", name: "Bash", input: { command: "echo waited > waited.txt" } }] },
+      { blocks: [{ type: "text", text: "done waiting" }] },
+    ]);
+    const watcher = await Watcher.open(session, chat.id);
+    const m = await send(session, chat.id, `${s.marker} ask first`);
+    const asked = await watcher.until((e) => e.messageId === m.assistantMessageId && e.kind === "permission_requested");
+    await room(chat.id).flush(chat.id);
+    // The run waits for its user: nothing new to copy, so D1 shows a long-silent streaming row.
+    await env.DB.prepare("UPDATE messages SET updated_at = 0 WHERE id = ?").bind(m.assistantMessageId).run();
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const row = await env.DB.prepare("SELECT status, updated_at FROM messages WHERE id = ?")
+      .bind(m.assistantMessageId)
+      .first<{ status: string; updated_at: number }>();
+    expect(row?.status).toBe("streaming");
+    expect(row?.updated_at).toBeGreaterThan(0);
+    const { requestId } = asked.payload as { requestId: string };
+    const answer = await api(`/api/chats/${chat.id}/permissions/${encodeURIComponent(requestId)}`, {
+      session,
+      body: { decision: "allow" },
+    });
+    expect(answer.status).toBe(200);
+    expect((await watcher.terminalOf(m.assistantMessageId)).kind).toBe("run_completed");
+    watcher.close();
+  });
+
+  it("picks the longest-silent streaming rows first", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    // Inserted newest first, so an unordered read would return the newest rows.
+    const ages = [10, 20, 30, 40, 50];
+    const ids = ages.map(() => crypto.randomUUID());
+    for (const [i, age] of ages.entries()) {
+      await env.DB.prepare(
+        `INSERT INTO messages (id, chat_id, role, status, created_seq, last_seq, content_render, created_at, updated_at)
+         VALUES (?, ?, 'assistant', 'streaming', ?, ?, '{}', 0, ?)`,
+      )
+        .bind(ids[i], chat.id, i + 1, i + 1, 1_000 - age * 10)
+        .run();
+    }
+    const stale = await staleStreamingMessages(createDb(env.DB), 1_000, 3);
+    expect(stale.get(chat.id)).toEqual([ids[4], ids[3], ids[2]]);
   });
 });
