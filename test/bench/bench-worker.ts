@@ -5,7 +5,7 @@
  * same frames, so figures differ only by what each design does per event.
  */
 import { DurableObject } from "cloudflare:workers";
-import { ChatRoom as RealChatRoom, roomSeams } from "../../worker/chat/chat-room";
+import { ChatRoom as RealChatRoom, type RoomSeams, roomSeams } from "../../worker/chat/chat-room";
 import { streamConfig } from "../../worker/chat/config";
 import type { EventText, ListenerAttachment, ListenerFormat } from "../../worker/chat/listener-frames";
 import { controlFrame, encodeEvents, eventFrames } from "../../worker/chat/listener-frames";
@@ -101,6 +101,7 @@ const constructions = new Map<string, number>();
  */
 export class ChatRoom extends RealChatRoom {
   readonly #d1: D1Counter;
+  readonly #seams: RoomSeams;
 
   constructor(ctx: DurableObjectState, env: Env) {
     const d1: D1Counter = { batches: 0, statements: 0 };
@@ -108,27 +109,29 @@ export class ChatRoom extends RealChatRoom {
     nextRoomWithoutRecentEvents = false;
     super(ctx, { ...env, DB: countingD1(env.DB, d1), ...noRecent });
     this.#d1 = d1;
+    this.#seams = this[roomSeams]();
     const key = ctx.id.toString();
     constructions.set(key, (constructions.get(key) ?? 0) + 1);
   }
 
-  async #appendOne(chatId: string, draft: Draft): Promise<void> {
-    this[roomSeams]().emit(chatId, [parseDraft(draft)]);
+  /** One draft, validated, through the writer (synchronous, like the raw room's loop). */
+  #appendOne(chatId: string, draft: Draft): void {
+    this.#seams.emit(chatId, [parseDraft(draft)]);
   }
 
   async head(): Promise<number> {
-    return this[roomSeams]().head();
+    return this.#seams.head();
   }
 
   async flush(chatId: string): Promise<{ head: number; flushedSeq: number }> {
-    return this[roomSeams]().flush(chatId);
+    return this.#seams.flush(chatId);
   }
 
   /** Appends the throughput drafts, yielding the turn after every `burst` appends. */
   async benchAppend(chatId: string, n: number, size: number, burst: number): Promise<{ head: number }> {
     let i = 0;
     for (const draft of throughputDrafts(n, size)) {
-      await this.#appendOne(chatId, draft);
+      this.#appendOne(chatId, draft);
       if (++i % burst === 0) await sleep(0);
     }
     return { head: await this.head() };
@@ -139,7 +142,7 @@ export class ChatRoom extends RealChatRoom {
     const messageId = crypto.randomUUID();
     for (let i = 0; i < n; i++) {
       await sleep(intervalMs);
-      await this.#appendOne(chatId, tickDraft(messageId, i));
+      this.#appendOne(chatId, tickDraft(messageId, i));
     }
     return { head: await this.head() };
   }
@@ -151,7 +154,7 @@ export class ChatRoom extends RealChatRoom {
    */
   async benchTokens(chatId: string, tokens: number, durationMs: number): Promise<TokenRun> {
     const messageId = crypto.randomUUID();
-    await this.#appendOne(chatId, {
+    this.#appendOne(chatId, {
       kind: "run_started",
       messageId,
       payload: { userMessageId: crypto.randomUUID(), model: "bench" },
@@ -163,13 +166,13 @@ export class ChatRoom extends RealChatRoom {
       await sleep(2 + Math.floor(Math.random() * 4));
       const burst = 1 + Math.floor(Math.random() * 4);
       for (let k = 0; k < burst && (tokens === 0 || sent < tokens); k++, sent++) {
-        await this.#appendOne(chatId, { kind: "text_delta", messageId, payload: { text: ` tok${sent % 10}` } });
+        this.#appendOne(chatId, { kind: "text_delta", messageId, payload: { text: ` tok${sent % 10}` } });
       }
     }
     const elapsedMs = Date.now() - start;
     const batches = this.#d1.batches - before.batches;
     const statements = this.#d1.statements - before.statements;
-    await this.#appendOne(chatId, { kind: "run_completed", messageId, payload: {} });
+    this.#appendOne(chatId, { kind: "run_completed", messageId, payload: {} });
     return { tokens: sent, elapsedMs, batches, statements, head: await this.head() };
   }
 
@@ -200,7 +203,7 @@ export class ChatRoom extends RealChatRoom {
    * right away, so the object is not evicted in between.
    */
   async benchUseProvider(baseUrl: string, token: string): Promise<void> {
-    this[roomSeams]().useProvider(() => createHttpProvider({ baseUrl, token }));
+    this.#seams.useProvider(() => createHttpProvider({ baseUrl, token }));
   }
 
   async benchStats(): Promise<{ constructions: number } & D1Counter> {
@@ -208,14 +211,22 @@ export class ChatRoom extends RealChatRoom {
   }
 }
 
+/** How the raw room handles each event: sent at once, through the real fan-out, or stored first. */
+type RawMode = "plain" | "packed" | "stored";
+/** Events the stored variant writes per INSERT batch: what the real room's 4 KiB coalescing gives 100-byte deltas. */
+const STORED_BATCH = 40;
+
 /**
- * The same accept and fan-out as ChatRoom, validating each draft, but storing nothing anywhere.
- * Plain, it sends each event at once (what the runtime does unaided); packed, it goes through the
- * real room's `Fanout` (events of one turn in one frame), so only persistence differs.
+ * The same accept and fan-out as ChatRoom, validating each draft. Plain, it stores nothing and
+ * sends each event at once (what the runtime does unaided); packed, it stores nothing and goes
+ * through the real room's `Fanout` (events of one turn in one frame); stored, it also writes each
+ * batch of events to its SQLite with the real log's 20-row INSERTs first (and nothing else: no
+ * coalescer, fold, outbox or alarm), which is the floor of any design that commits before it sends.
  */
 export class RawBroadcastRoom extends DurableObject<BenchEnv> {
   #seq = 0;
   readonly #fanout = new Fanout(this.ctx, 0);
+  #tableReady = false;
 
   override async fetch(request: Request): Promise<Response> {
     const format = new URL(request.url).searchParams.get("format") === "sse" ? "sse" : "ws";
@@ -234,23 +245,48 @@ export class RawBroadcastRoom extends DurableObject<BenchEnv> {
     return { head: this.#seq };
   }
 
-  async benchAppend(
-    chatId: string,
-    n: number,
-    size: number,
-    burst: number,
-    packed: boolean,
-  ): Promise<{ head: number }> {
+  async benchAppend(chatId: string, n: number, size: number, burst: number, mode: RawMode): Promise<{ head: number }> {
     let i = 0;
     const chatIdJson = JSON.stringify(chatId);
+    let batch: EventText[] = [];
     for (const draft of throughputDrafts(n, size)) {
       this.#seq += 1;
-      const events = encodeEvents(chatIdJson, [eventText(this.#seq, parseDraft(draft))]);
-      if (packed) this.#fanout.push(events);
-      else broadcast(this.ctx, events);
+      const event = eventText(this.#seq, parseDraft(draft));
+      if (mode === "stored") {
+        batch.push(event);
+        if (batch.length === STORED_BATCH) {
+          this.#store(batch);
+          this.#fanout.push(encodeEvents(chatIdJson, batch));
+          batch = [];
+        }
+      } else if (mode === "packed") this.#fanout.push(encodeEvents(chatIdJson, [event]));
+      else broadcast(this.ctx, encodeEvents(chatIdJson, [event]));
       if (++i % burst === 0) await sleep(0);
     }
+    if (batch.length > 0) {
+      this.#store(batch);
+      this.#fanout.push(encodeEvents(chatIdJson, batch));
+    }
     return { head: this.#seq };
+  }
+
+  /** The real log's write: 20-row INSERTs of the same five columns. */
+  #store(events: EventText[]): void {
+    const sql = this.ctx.storage.sql;
+    if (!this.#tableReady) {
+      sql.exec(
+        "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, message_id TEXT, kind TEXT NOT NULL, payload TEXT NOT NULL, at INTEGER NOT NULL)",
+      );
+      this.#tableReady = true;
+    }
+    for (let start = 0; start < events.length; start += 20) {
+      const chunk = events.slice(start, start + 20);
+      const params = chunk.flatMap((e) => [e.seq, e.messageId, e.kind, e.payloadJson, e.at]);
+      sql.exec(
+        `INSERT INTO events (seq, message_id, kind, payload, at) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?)").join(", ")}`,
+        ...params,
+      );
+    }
   }
 }
 
@@ -290,9 +326,9 @@ async function benchRoute(request: Request, env: BenchEnv): Promise<Response> {
   const [n, size, burst] = [int(url, "n", 1000), int(url, "size", 100), Math.max(1, int(url, "burst", 1))];
   switch (url.pathname) {
     case "/bench/append":
-      if (variant === "raw" || variant === "raw-packed") {
-        const packed = variant === "raw-packed";
-        return Response.json(await env.RAW_ROOM.getByName(chat).benchAppend(chat, n, size, burst, packed));
+      if (variant === "raw" || variant === "raw-packed" || variant === "raw-stored") {
+        const mode: RawMode = variant === "raw" ? "plain" : variant === "raw-packed" ? "packed" : "stored";
+        return Response.json(await env.RAW_ROOM.getByName(chat).benchAppend(chat, n, size, burst, mode));
       }
       if (variant === "naive") return Response.json(await env.NAIVE_ROOM.getByName(chat).benchAppend(chat, n, size));
       return Response.json(await real.benchAppend(chat, n, size, burst));

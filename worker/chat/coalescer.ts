@@ -55,22 +55,24 @@ export class Coalescer {
     this.#group = source;
     this.#groupReleased = false;
     const out: EventDraft[] = [];
-    for (const draft of drafts) out.push(...this.#pushOne(draft, now, source));
+    for (const draft of drafts) this.#pushOne(draft, now, source, out);
     if (source !== null && this.#groupReleased && this.#waiting.some((w) => w.lastSource === source)) {
-      out.push(...this.flushAll());
+      this.#release(out);
     }
     this.#group = null;
     return out;
   }
 
-  #pushOne(draft: EventDraft, now: number, source: number | null): EventDraft[] {
+  /** Takes one draft; what is released goes to `out`. */
+  #pushOne(draft: EventDraft, now: number, source: number | null, out: EventDraft[]): void {
     if (!isDelta(draft)) {
       if (source !== null) this.#groupReleased = true;
-      return [...this.flushAll(), draft];
+      this.#release(out);
+      out.push(draft);
+      return;
     }
-    const out: EventDraft[] = [];
     const bytes = utf8ByteLength(draft.payload.text);
-    if (this.#waiting.length > 0 && this.#bytes + bytes > this.maxBytes) out.push(...this.flushAll());
+    if (this.#waiting.length > 0 && this.#bytes + bytes > this.maxBytes) this.#release(out);
     if (this.#waiting.length === 0) this.#since = now;
     const last = this.#waiting.at(-1);
     if (last !== undefined && last.kind === draft.kind && last.messageId === draft.messageId) {
@@ -86,18 +88,26 @@ export class Coalescer {
       });
     }
     this.#bytes += bytes;
-    if (this.#bytes >= this.maxBytes || now - this.#since >= this.windowMs) out.push(...this.flushAll());
-    return out;
+    if (this.#bytes >= this.maxBytes || now - this.#since >= this.windowMs) this.#release(out);
   }
 
   /** Everything waiting, at once (the window passed, a terminal event, shutdown). */
   flushAll(): EventDraft[] {
-    if (this.#waiting.length === 0) return [];
+    const out: EventDraft[] = [];
+    this.#release(out);
+    return out;
+  }
+
+  #release(out: EventDraft[]): void {
+    if (this.#waiting.length === 0) return;
     const waiting = this.#waiting;
     this.#waiting = [];
     this.#bytes = 0;
-    if (this.#group !== null && waiting.some((w) => w.lastSource === this.#group)) this.#groupReleased = true;
-    return waiting.map((w) => ({ kind: w.kind, messageId: w.messageId, payload: { text: w.parts.join("") } }));
+    for (const w of waiting) {
+      if (this.#group !== null && w.lastSource === this.#group) this.#groupReleased = true;
+      const text = w.parts.length === 1 ? (w.parts[0] ?? "") : w.parts.join("");
+      out.push({ kind: w.kind, messageId: w.messageId, payload: { text } } as DeltaDraft);
+    }
   }
 
   /** When the caller should call `flushAll` next, or null when nothing waits. */

@@ -7,29 +7,39 @@
  * checkpoint (stored by D1 flushes, an accelerator only) or from the message's first seq, plus a seq
  * range scan. Used only by the ChatRoom Durable Object, the chat's single writer.
  */
-import type { Envelope } from "../protocol/events";
+import type { Envelope, EventDraft } from "../protocol/events";
 import { type MessageSnapshot, messageSnapshotSchema, reduce } from "../protocol/snapshot";
 import type { EventText } from "./listener-frames";
 import type { PreparedDraft } from "./truncate";
 
 /** SQLite takes at most 100 bound parameters per statement: 5 columns → 20 rows per INSERT. */
 const ROWS_PER_INSERT = 20;
+/** The INSERT for 1 … 20 rows, built once. */
+const INSERTS = Array.from(
+  { length: ROWS_PER_INSERT + 1 },
+  (_, rows) => `INSERT INTO events (seq, message_id, kind, payload, at) VALUES ${Array(rows).fill("(?, ?, ?, ?, ?)").join(", ")}`,
+);
 
 /** A message's snapshot as of some seq, with the times of its first and last events. */
 export type SnapshotVersion = { snapshot: MessageSnapshot; createdAt: number; updatedAt: number };
 /** A snapshot version to store as its message's checkpoint, already serialized. */
 export type Checkpoint = SnapshotVersion & { json: string };
 
+/** A message's appended events not folded yet, in seq order (parallel arrays: no object per event). */
+type Unfolded = { seqs: number[]; ats: number[]; drafts: EventDraft[] };
+
 export class EventLog {
   readonly #sql: SqlStorage;
   #head: number;
   /** Folded snapshots (as of their `lastSeq`). */
   #cache = new Map<string, SnapshotVersion>();
-  /** Events appended by this instance and not folded yet, per message, in seq order. */
-  #unfolded = new Map<string, Envelope[]>();
+  /** Events appended by this instance and not folded yet, per message. */
+  #unfolded = new Map<string, Unfolded>();
   /** Messages whose first seq this instance knows is stored in `message_starts`. */
   #started = new Set<string>();
   #chatId: string | undefined;
+  /** The chat id the folded envelopes carry (the reducer ignores it). */
+  #chatIdForFold: string | undefined;
   /** Mirrors meta `flushed_seq` (this object is its only writer), read once at start. */
   #flushedSeq: number;
   /** The head when `message_starts` was created: older messages may have no row there. */
@@ -75,46 +85,63 @@ export class EventLog {
   append(chatId: string, drafts: readonly PreparedDraft[], at: number): EventText[] {
     const out: EventText[] = [];
     for (let start = 0; start < drafts.length; start += ROWS_PER_INSERT) {
-      const chunk = drafts.slice(start, start + ROWS_PER_INSERT);
+      const end = Math.min(drafts.length, start + ROWS_PER_INSERT);
       const params: (string | number | null)[] = [];
-      for (const { draft, payloadJson } of chunk) {
-        const seq = this.#head + 1 + out.length;
+      for (let i = start; i < end; i++) {
+        const { draft, payloadJson } = drafts[i] as PreparedDraft;
+        const seq = this.#head + 1 + i;
         params.push(seq, draft.messageId, draft.kind, payloadJson, at);
         out.push({ seq, messageId: draft.messageId, kind: draft.kind, payloadJson, at });
       }
-      this.#sql.exec(
-        `INSERT INTO events (seq, message_id, kind, payload, at) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?)").join(", ")}`,
-        ...params,
-      );
+      this.#sql.exec(INSERTS[end - start] as string, ...params);
     }
-    for (const [i, { draft }] of drafts.entries()) {
+    for (let i = 0; i < drafts.length; i++) {
+      const draft = (drafts[i] as PreparedDraft).draft;
       const messageId = draft.messageId;
       if (messageId === null) continue;
       const seq = this.#head + 1 + i;
-      if (!this.#started.has(messageId)) {
-        this.#started.add(messageId);
-        this.#sql.exec("INSERT OR IGNORE INTO message_starts (message_id, first_seq) VALUES (?, ?)", messageId, seq);
+      let waiting = this.#unfolded.get(messageId);
+      if (!waiting) {
+        if (!this.#started.has(messageId)) {
+          this.#started.add(messageId);
+          this.#sql.exec("INSERT OR IGNORE INTO message_starts (message_id, first_seq) VALUES (?, ?)", messageId, seq);
+        }
+        waiting = { seqs: [], ats: [], drafts: [] };
+        this.#unfolded.set(messageId, waiting);
       }
-      const envelope = { chatId, seq, messageId, kind: draft.kind, payload: draft.payload, at } as Envelope;
-      const waiting = this.#unfolded.get(messageId);
-      if (waiting) waiting.push(envelope);
-      else this.#unfolded.set(messageId, [envelope]);
+      waiting.seqs.push(seq);
+      waiting.ats.push(at);
+      waiting.drafts.push(draft);
     }
     this.#head += drafts.length;
+    this.#chatIdForFold ??= chatId;
     return out;
   }
 
   /** The message's snapshot as of `upTo` (default: the head). */
   snapshot(messageId: string, upTo = this.#head): SnapshotVersion | undefined {
-    const waiting = this.#unfolded.get(messageId) ?? [];
-    let version = this.#cache.get(messageId) ?? this.#rebuild(messageId, (waiting[0]?.seq ?? upTo + 1) - 1);
+    const waiting = this.#unfolded.get(messageId);
+    let version = this.#cache.get(messageId) ?? this.#rebuild(messageId, (waiting?.seqs[0] ?? upTo + 1) - 1);
     if (version && version.snapshot.lastSeq > upTo) return this.#rebuild(messageId, upTo);
-    let taken = 0;
-    while (taken < waiting.length && (waiting[taken]?.seq ?? Infinity) <= upTo) taken++;
-    if (taken > 0) {
-      version = foldMerged(version, waiting.slice(0, taken));
-      if (taken === waiting.length) this.#unfolded.delete(messageId);
-      else this.#unfolded.set(messageId, waiting.slice(taken));
+    if (waiting) {
+      let taken = 0;
+      while (taken < waiting.seqs.length && (waiting.seqs[taken] ?? Number.POSITIVE_INFINITY) <= upTo) taken++;
+      if (taken > 0) {
+        const envelopes: Envelope[] = [];
+        for (let i = 0; i < taken; i++) {
+          const draft = waiting.drafts[i] as EventDraft;
+          const seq = waiting.seqs[i] as number;
+          const at = waiting.ats[i] as number;
+          envelopes.push({ chatId: this.#chatIdForFold ?? "", seq, at, ...draft } as Envelope);
+        }
+        version = foldMerged(version, envelopes);
+        if (taken === waiting.seqs.length) this.#unfolded.delete(messageId);
+        else {
+          waiting.seqs.splice(0, taken);
+          waiting.ats.splice(0, taken);
+          waiting.drafts.splice(0, taken);
+        }
+      }
     }
     if (version) this.#cache.set(messageId, version);
     return version;

@@ -1,20 +1,21 @@
 /**
- * Append throughput of one chat: the real ChatRoom (validation, DO SQLite, snapshot fold, outbox,
- * fan-out) against RawBroadcastRoom (no persistence; plain and with the real fan-out) and
- * NaiveD1Room (one awaited D1 insert per event), each fed the same drafts inside the object,
- * measured side by side in every repetition.
+ * Append throughput of one chat: the real ChatRoom (validation, coalescing, DO SQLite, snapshot
+ * fold, outbox, fan-out) against RawBroadcastRoom (no persistence: plain, and with the real
+ * fan-out; and that fan-out after only the SQLite insert) and NaiveD1Room (one awaited D1 insert
+ * per event), each fed the same drafts inside the object, measured side by side in every repetition.
  */
 import { bench, createChat, type Listener, openWs, RawMatch, wallNow } from "../clients.ts";
 import type { Context } from "../context.ts";
 import { figure, median, note } from "../stats.ts";
 
-type Variant = "real" | "raw" | "raw-packed" | "naive";
+type Variant = "real" | "raw" | "raw-packed" | "raw-stored" | "naive";
 
 /** Events per run: enough for ~0.3-1 s of work at each design's speed. */
 const EVENTS: Record<Variant, Record<number, number>> = {
   real: { 1: 20_000, 10: 20_000 },
   raw: { 1: 20_000, 10: 5_000 },
   "raw-packed": { 1: 20_000, 10: 20_000 },
+  "raw-stored": { 1: 20_000, 10: 20_000 },
   naive: { 1: 1_000, 10: 1_000 },
 };
 const SIZE = 100;
@@ -59,10 +60,11 @@ export async function throughput(ctx: Context): Promise<void> {
   const turns = burst >= 20_000 ? "all appends in one DO turn" : `${burst} appends per DO turn`;
   note(`append throughput: ${SIZE}-byte text deltas (never merged), ${turns}, WS listeners`);
   note(
-    "raw sends each event at once; raw-packed uses the real room's fan-out (events committed together share a frame), so real/raw-packed is the cost of persistence alone",
+    "raw sends each event at once; raw-packed uses the real room's fan-out (events committed together share a frame), so real/raw-packed is the cost of persistence; raw-stored adds only the SQLite insert of each 40-event batch (the floor for committing before sending)",
   );
   for (const listeners of [1, 10]) {
-    const rates: Record<Variant, number[]> = { real: [], raw: [], "raw-packed": [], naive: [] };
+    const rates: Record<Variant, number[]> = { real: [], raw: [], "raw-packed": [], "raw-stored": [], naive: [] };
+    const storedVsPacked: number[] = [];
     const vsRaw: number[] = [];
     const vsPacked: number[] = [];
     const vsNaive: number[] = [];
@@ -70,16 +72,19 @@ export async function throughput(ctx: Context): Promise<void> {
       const real = await measure(ctx, "real", listeners, burst);
       const raw = await measure(ctx, "raw", listeners, burst);
       const packed = await measure(ctx, "raw-packed", listeners, burst);
+      const stored = await measure(ctx, "raw-stored", listeners, burst);
       const naive = await measure(ctx, "naive", listeners, burst);
       rates.real.push(real);
       rates.raw.push(raw);
       rates["raw-packed"].push(packed);
+      rates["raw-stored"].push(stored);
+      storedVsPacked.push(stored / packed);
       rates.naive.push(naive);
       vsRaw.push(real / raw);
       vsPacked.push(real / packed);
       vsNaive.push(real / naive);
       note(
-        `run ${rep + 1}, ${listeners} listener(s): persisted ${real.toFixed(0)}/s, raw ${raw.toFixed(0)}/s, raw-packed ${packed.toFixed(0)}/s, naive D1 ${naive.toFixed(0)}/s`,
+        `run ${rep + 1}, ${listeners} listener(s): persisted ${real.toFixed(0)}/s, raw ${raw.toFixed(0)}/s, raw-packed ${packed.toFixed(0)}/s, raw-stored ${stored.toFixed(0)}/s, naive D1 ${naive.toFixed(0)}/s`,
       );
     }
     const tag = `${listeners}_listener${listeners === 1 ? "" : "s"}`;
@@ -88,6 +93,8 @@ export async function throughput(ctx: Context): Promise<void> {
     figure(`append_rate_persisted_${tag}`, median(rates.real), "events/s");
     figure(`append_rate_raw_${tag}`, median(rates.raw), "events/s");
     figure(`append_rate_raw_packed_${tag}`, median(rates["raw-packed"]), "events/s");
+    figure(`append_ratio_raw_stored_vs_raw_packed_${tag}`, median(storedVsPacked), "ratio");
+    figure(`append_rate_raw_stored_${tag}`, median(rates["raw-stored"]), "events/s");
     figure(`append_ratio_vs_naive_d1_${tag}`, median(vsNaive), "x");
     figure(`append_rate_naive_d1_${tag}`, median(rates.naive), "events/s");
   }
