@@ -183,9 +183,7 @@ export const scheduleRuns = sqliteTable(
     endedAt: integer("ended_at"),
   },
   (t) => [
-    uniqueIndex("schedule_runs_occurrence_unique")
-      .on(t.scheduleId, t.scheduledFor)
-      .where(sql`"trigger" = 'schedule'`),
+    uniqueIndex("schedule_runs_occurrence_unique").on(t.scheduleId, t.scheduledFor).where(sql`"trigger" = 'schedule'`),
     index("schedule_runs_history_idx").on(t.scheduleId, t.scheduledFor, t.id),
     uniqueIndex("schedule_runs_message_unique").on(t.assistantMessageId),
     index("schedule_runs_open_idx")
