@@ -1,0 +1,70 @@
+/**
+ * Handing claimed runs to their chats: each goes to the chat's Durable Object through the same
+ * `sendMessage` a user's message uses (so it runs in the chat's one wrapped bootstrap, or waits in
+ * its queue when the chat is busy), with at most `concurrency` calls in flight. A call that throws
+ * leaves the run `pending` with the error; reconciliation hands it over again later.
+ */
+import type { RunRequest } from "../chat/run-store";
+import type { Progress } from "./claims";
+import type { TickIo } from "./io";
+
+/** Sends one run to a chat (in production: `chatRoom(env, chatId).sendMessage(chatId, request, "queue")`). */
+export type Dispatch = (chatId: string, request: RunRequest) => Promise<{ status: "started" | "queued" }>;
+
+/** A run ready to go to its chat. */
+export type Handover = {
+  runId: string;
+  chatId: string;
+  userMessageId: string;
+  assistantMessageId: string;
+  prompt: string;
+  model: string;
+  permissionMode: RunRequest["permissionMode"];
+};
+
+/** Runs `work` over `items` with at most `limit` at a time, keeping the results in order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+export async function dispatchAll(
+  io: TickIo,
+  handovers: readonly Handover[],
+  dispatch: Dispatch,
+  concurrency: number,
+): Promise<Progress[]> {
+  return mapLimit(handovers, concurrency, async (h): Promise<Progress> => {
+    io.chatCall();
+    try {
+      const outcome = await dispatch(h.chatId, {
+        userMessageId: h.userMessageId,
+        assistantMessageId: h.assistantMessageId,
+        content: h.prompt,
+        model: h.model,
+        permissionMode: h.permissionMode,
+        source: "schedule",
+      });
+      return { runId: h.runId, status: outcome.status === "queued" ? "queued" : "dispatched", attempted: true };
+    } catch (error: unknown) {
+      const message = error instanceof Error ? error.message : String(error);
+      console.error(
+        JSON.stringify({
+          msg: "scheduled run not handed to its chat",
+          runId: h.runId,
+          chatId: h.chatId,
+          error: message,
+        }),
+      );
+      return { runId: h.runId, status: "pending", attempted: true, error: `Could not reach the chat: ${message}` };
+    }
+  });
+}
