@@ -7,7 +7,9 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../worker/index";
-import { api, json, type Session } from "./helpers";
+import { api, createChat, json, type Session } from "./helpers";
+import { script, send, Watcher } from "./run-helpers";
+import { room } from "./stream-helpers";
 
 export type ScheduleView = {
   id: string;
@@ -87,3 +89,42 @@ export async function clearSchedules(): Promise<void> {
 }
 
 export const at = (iso: string) => Date.parse(iso);
+
+/** A chat kept busy by a run whose model never answers, so whatever else is sent to it queues. */
+export type BusyChat = {
+  id: string;
+  watcher: Watcher;
+  /** Removes every queued message, cancels the blocking run and waits for its end. */
+  release(): Promise<void>;
+};
+
+export async function busyChat(session: Session): Promise<BusyChat> {
+  const chat = await createChat(session, { permissionMode: "bypassPermissions" });
+  const stall = await script([{ stallMs: 120_000 }]);
+  const watcher = await Watcher.open(session, chat.id);
+  const blocker = await send(session, chat.id, `${stall.marker} hold the chat`);
+  await watcher.until((e) => e.kind === "run_started" && e.messageId === blocker.assistantMessageId, "the blocker");
+  return {
+    id: chat.id,
+    watcher,
+    async release() {
+      for (const item of await queueOf(session, chat.id)) {
+        await api(`/api/chats/${chat.id}/queue/${item.userMessageId}`, { session, method: "DELETE" });
+      }
+      await api(`/api/chats/${chat.id}/cancel`, { session, method: "POST" });
+      await watcher.terminalOf(blocker.assistantMessageId);
+      watcher.close();
+    },
+  };
+}
+
+export type QueueItem = { userMessageId: string; assistantMessageId: string; content: string };
+
+export async function queueOf(session: Session, chatId: string): Promise<QueueItem[]> {
+  return (await json<{ items: QueueItem[] }>(await api(`/api/chats/${chatId}/queue`, { session }))).items;
+}
+
+/** Copies the chat's outstanding events and snapshots to D1 now (what its outbox does within a second). */
+export async function flushChat(chatId: string): Promise<void> {
+  await room(chatId).flush(chatId);
+}
