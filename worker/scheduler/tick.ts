@@ -41,6 +41,8 @@ export type TickReport = {
   /** True when the budget ran out with schedules still due (the next tick continues). */
   deferred: boolean;
   io: IoCounts;
+  /** Where the time went (ms): reconciliation, reading and claiming due schedules, handing runs over and recording that. */
+  ms: { reconcile: number; claim: number; handOver: number; record: number };
 };
 
 /** Round trips one due page costs besides its dispatches: the read, the claim and the record. */
@@ -62,8 +64,11 @@ export async function runTick(deps: TickDeps): Promise<TickReport> {
     redispatched: 0,
     deferred: false,
     io: io.counts,
+    ms: { reconcile: 0, claim: 0, handOver: 0, record: 0 },
   };
+  const started = deps.clock();
   await reconcile(io, deps, report);
+  report.ms.reconcile = deps.clock() - started;
   await claimAndDispatch(io, deps, report);
   return report;
 }
@@ -116,9 +121,11 @@ async function claimAndDispatch(io: TickIo, deps: TickDeps, report: TickReport):
       return;
     }
     const limit = Math.min(config.pageSize, room);
+    const started = deps.clock();
     const rows = await selectDue(io, deps.now, limit);
+    const claims = rows.length === 0 ? [] : await claimDue(io, rows, deps.now, deps.clock(), deps.newId, cache);
+    report.ms.claim += deps.clock() - started;
     if (rows.length === 0) return;
-    const claims = await claimDue(io, rows, deps.now, deps.clock(), deps.newId, cache);
     await handOver(io, deps, claims, report);
     if (rows.length < limit) return;
   }
@@ -146,11 +153,15 @@ async function handOver(io: TickIo, deps: TickDeps, claims: readonly Claim[], re
       handovers.push({ ...claim, chatId: claim.chatId });
     }
   }
+  const started = deps.clock();
   const progress = await dispatchAll(io, handovers, deps.dispatch, deps.config.concurrency);
+  const handedOver = deps.clock();
+  report.ms.handOver += handedOver - started;
   await io.batch([
     ...progressStatement(io.db, progress, deps.clock()),
     ...settleStatements(io.db, gone, deps.clock(), deps.config.maxFailures),
   ]);
+  report.ms.record += deps.clock() - handedOver;
   report.claimed += claims.length;
   report.failedAtClaim += gone.length;
   for (const p of progress) {
