@@ -7,34 +7,11 @@
 import type { RunRequest } from "../chat/run-store";
 import type { Progress } from "./claims";
 import type { TickIo } from "./io";
+import { mapLimit } from "./map-limit";
+import type { Handover } from "./run-types";
 
 /** Sends one run to a chat (in production: `chatRoom(env, chatId).sendMessage(chatId, request, "queue")`). */
 export type Dispatch = (chatId: string, request: RunRequest) => Promise<{ status: "started" | "queued" }>;
-
-/** A run ready to go to its chat. */
-export type Handover = {
-  runId: string;
-  chatId: string;
-  userMessageId: string;
-  assistantMessageId: string;
-  prompt: string;
-  model: string;
-  permissionMode: RunRequest["permissionMode"];
-};
-
-/** Runs `work` over `items` with at most `limit` at a time, keeping the results in order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 export async function dispatchAll(
   io: TickIo,

@@ -2,14 +2,12 @@
  * Reconciliation: the tick's second way of learning how scheduled runs went, for when the chat's
  * own report is lost (eviction, a D1 error) or not wired. It reads open run rows (`pending`,
  * `dispatched`, `queued`) with their message's snapshot status in D1 `messages` (written by the
- * chat's outbox) and decides, per run, what the row should say now. Pure decisions here; the tick
- * writes them with the same statements as every other path.
+ * chat's outbox; read by open-runs.ts) and decides, per run, what the row should say now. Pure
+ * decisions here; the tick writes them with the same statements as every other path.
  */
-import type { PermissionMode } from "../db/chats";
 import type { MessageStatus } from "../protocol/snapshot";
-import type { Handover } from "./dispatch";
-import type { TickIo } from "./io";
-import { CHAT_DELETED, type RunOutcome } from "./settle";
+import type { PermissionMode } from "../sandbox/provider";
+import { CHAT_DELETED, type Handover, type RunOutcome } from "./run-types";
 
 /** An open run row with what D1 knows of its message and chat. */
 export type OpenRun = {
@@ -32,27 +30,6 @@ export type OpenRun = {
   message_updated_at: number | null;
   chat_exists: number;
 };
-
-const SELECT_OPEN = `SELECT r.id, r.status, s.target, r.chat_id, r.user_message_id, r.assistant_message_id, r.claimed_at,
-    r.dispatch_attempts, r.error_text, CASE WHEN r.status = 'pending' THEN s.prompt END AS prompt, s.model,
-    s.permission_mode, m.status AS message_status, m.error AS message_error, m.updated_at AS message_updated_at,
-    CASE WHEN m.status IN ('failed', 'cancelled') THEN json_extract(m.content_render, '$.error.code') END
-      AS message_error_code,
-    (c.id IS NOT NULL) AS chat_exists
-  FROM schedule_runs r
-  JOIN schedules s ON s.id = r.schedule_id
-  LEFT JOIN messages m ON m.id = r.assistant_message_id
-  LEFT JOIN chats c ON c.id = r.chat_id
-  WHERE r.status IN ('pending', 'dispatched', 'queued') AND (r.claimed_at, r.id) > (?1, ?2)
-  ORDER BY r.claimed_at, r.id LIMIT ?3`;
-
-export async function selectOpen(
-  io: TickIo,
-  after: { claimedAt: number; id: string },
-  limit: number,
-): Promise<OpenRun[]> {
-  return io.all<OpenRun>(io.db.prepare(SELECT_OPEN).bind(after.claimedAt, after.id, limit));
-}
 
 export type Decision =
   | { kind: "settle"; outcome: RunOutcome }

@@ -7,21 +7,9 @@
  * however often either repeats (three statements in one transaction; `counted` marks the done).
  */
 import { type SchedulerConfig, schedulerConfig } from "./config";
+import { CHAT_DELETED, type RunOutcome } from "./run-types";
 
-export type RunOutcomeStatus = "completed" | "failed" | "cancelled";
-
-/** A run's end, found by its assistant message id. */
-export type RunOutcome = {
-  assistantMessageId: string;
-  status: RunOutcomeStatus;
-  errorCode?: string | null;
-  errorText?: string | null;
-  /** When it ended (ms). */
-  endedAt: number;
-};
-
-/** The error code of a run whose target chat no longer exists. */
-export const CHAT_DELETED = "chat_deleted";
+export type { RunOutcome, RunOutcomeStatus } from "./run-types";
 
 const OPEN = "('pending', 'dispatched', 'queued')";
 const SETTLED = "('completed', 'failed', 'cancelled')";

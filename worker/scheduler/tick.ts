@@ -9,10 +9,12 @@ import type { Claim } from "./claims";
 import { claimDue, type Progress, progressStatement, selectDue } from "./claims";
 import type { SchedulerConfig } from "./config";
 import { CronCache } from "./cron";
-import { type Dispatch, dispatchAll, type Handover } from "./dispatch";
+import { type Dispatch, dispatchAll } from "./dispatch";
 import { type IoCounts, TickIo } from "./io";
-import { decide, selectOpen } from "./reconcile";
-import { CHAT_DELETED, type RunOutcome, settleStatements } from "./settle";
+import { selectOpen } from "./open-runs";
+import { decide } from "./reconcile";
+import { CHAT_DELETED, type Handover, type RunOutcome } from "./run-types";
+import { settleStatements } from "./settle";
 
 export type TickDeps = {
   db: D1Database;
