@@ -117,3 +117,13 @@ export async function storedSnapshot(chatId: string, messageId: string): Promise
     .first<{ content_render: string }>();
   return row ? (JSON.parse(row.content_render) as MessageSnapshot) : null;
 }
+
+/** A scripted reply that streams for about `ms` milliseconds (two characters per delta). */
+export function slow(reply: string, ms: number): Turn {
+  const chunkSize = 2;
+  return {
+    blocks: [{ type: "text", text: reply }],
+    chunkSize,
+    delayMs: Math.ceil(ms / (reply.length / chunkSize)),
+  };
+}

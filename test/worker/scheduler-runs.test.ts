@@ -11,7 +11,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { reportRunOutcome } from "../../worker/scheduler/settle";
 import { api, createChat, expectError, json, signUp } from "./helpers";
-import { script, storedSnapshot, text, useProvider, Watcher } from "./run-helpers";
+import { script, slow, storedSnapshot, text, useProvider, Watcher } from "./run-helpers";
 import {
   at,
   clearSchedules,
@@ -26,16 +26,6 @@ import {
 import { room } from "./stream-helpers";
 
 afterEach(clearSchedules);
-
-/** A reply that streams for about `ms` milliseconds. */
-function slow(reply: string, ms: number) {
-  const chunkSize = 2;
-  return {
-    blocks: [{ type: "text" as const, text: reply }],
-    chunkSize,
-    delayMs: Math.ceil(ms / (reply.length / chunkSize)),
-  };
-}
 
 const terminalKinds = /^run_(completed|failed|cancelled)$/;
 const HOUR = 3_600_000;

@@ -15,7 +15,7 @@ import { localIso } from "../../worker/scheduler/cron";
 import type { Dispatch } from "../../worker/scheduler/dispatch";
 import { runTick } from "../../worker/scheduler/tick";
 import { api, createChat, json, signUp } from "./helpers";
-import { script, send, Watcher } from "./run-helpers";
+import { script, send, slow, Watcher } from "./run-helpers";
 import {
   at,
   busyChat,
@@ -255,9 +255,7 @@ describe("the tick", () => {
     const chat = await createChat(session, { permissionMode: "bypassPermissions" });
     const watcher = await Watcher.open(session, chat.id);
     // A reply that streams for about 4 s, so the chat is busy when the tick comes.
-    const long = await script([
-      { blocks: [{ type: "text", text: "a slow answer ".repeat(5) }], chunkSize: 2, delayMs: 120 },
-    ]);
+    const long = await script([slow("a slow answer ".repeat(5), 4000)]);
     const sent = await send(session, chat.id, `${long.marker} a user's own message`);
     const schedule = await createSchedule(session, {
       prompt: "the scheduled task",
