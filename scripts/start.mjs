@@ -1,6 +1,6 @@
 // Starts the whole system locally: installs dependencies, builds the client, migrates the local D1,
 // starts the offline demo model (unless ANTHROPIC_API_KEY is set), the reference sandbox provider
-// and `wrangler dev`, then prints the URL. Ctrl-C stops everything.
+// and `wrangler dev`, then prints the URL and drives the minute Cron Trigger. Ctrl-C stops everything.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -101,3 +101,23 @@ for (let i = 0; i < 120 && !stopping; i++) {
   } catch {}
   await new Promise((r) => setTimeout(r, 500));
 }
+
+// `wrangler dev` never fires Cron Triggers by itself: call its scheduled endpoint at the start of
+// every minute, with that minute as the scheduled time, so schedules run locally as deployed.
+function driveCron() {
+  const now = Date.now();
+  const minute = Math.floor(now / 60_000) * 60_000 + 60_000;
+  setTimeout(async () => {
+    if (stopping) return;
+    try {
+      const res = await fetch(
+        `${url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent("* * * * *")}&time=${minute}`,
+      );
+      if (!res.ok) console.error(`[cron] the minute tick failed: ${res.status} ${await res.text()}`);
+    } catch (error) {
+      console.error(`[cron] the minute tick failed: ${error instanceof Error ? error.message : error}`);
+    }
+    driveCron();
+  }, minute - now);
+}
+if (!stopping) driveCron();

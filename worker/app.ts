@@ -12,6 +12,7 @@ import { authRoutes } from "./routes/auth";
 import { chatRoutes } from "./routes/chats";
 import { fileRoutes } from "./routes/files";
 import { runRoutes } from "./routes/runs";
+import { scheduleRoutes } from "./routes/schedules";
 import { streamRoutes } from "./routes/streams";
 import { tokenRoutes } from "./routes/tokens";
 
@@ -39,7 +40,9 @@ const api = new Hono<AppEnv>()
   .route("/chats", chatRoutes)
   .route("/chats", streamRoutes)
   .route("/chats", runRoutes)
-  .route("/chats", fileRoutes);
+  .route("/chats", fileRoutes)
+  .use("/schedules/*", requireUser)
+  .route("/schedules", scheduleRoutes);
 
 export const app = new Hono<AppEnv>()
   .route("/api", api)

@@ -34,6 +34,12 @@ export const errorStatus = {
   rate_limited: 429,
   internal_error: 500,
   sandbox_unavailable: 502,
+  // Schedules (worker/routes/schedules.ts).
+  schedule_not_found: 404,
+  invalid_cron: 400,
+  invalid_timezone: 400,
+  target_chat_deleted: 409,
+  schedule_limit_reached: 409,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;

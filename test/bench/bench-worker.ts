@@ -14,6 +14,7 @@ import { sseResponse } from "../../worker/http/sse-bridge";
 import worker from "../../worker/index";
 import { type EventDraft, parseDraft } from "../../worker/protocol/events";
 import { createHttpProvider } from "../../worker/sandbox/http-provider";
+import { schedulerBenchRoute } from "./scheduler-routes";
 
 type BenchEnv = Env & {
   RAW_ROOM: DurableObjectNamespace<RawBroadcastRoom>;
@@ -92,6 +93,14 @@ function countingD1(db: D1Database, counter: D1Counter): D1Database {
  */
 let nextRoomWithoutRecentEvents = false;
 
+/**
+ * Set by /bench/provider-for-all: the sandbox provider every ChatRoom's runs go to (the scheduler
+ * scenario's chats are made by the tick, so no per-chat call can aim them); null means configured.
+ * Its calls may take long: a thousand chats starting at once share this one local workerd process
+ * (in production they are spread over many machines), so the wait is here, not at the provider.
+ */
+let providerForAll: { url: string; token: string } | null = null;
+
 /** How often each ChatRoom was constructed in this isolate: 2+ means it hibernated and woke again. */
 const constructions = new Map<string, number>();
 
@@ -110,6 +119,11 @@ export class ChatRoom extends RealChatRoom {
     super(ctx, { ...env, DB: countingD1(env.DB, d1), ...noRecent });
     this.#d1 = d1;
     this.#seams = this[roomSeams]();
+    // Rooms made while the scheduler bench aims every chat at its instant provider use that one.
+    const aimed = providerForAll;
+    if (aimed) {
+      this.#seams.useProvider(() => createHttpProvider({ baseUrl: aimed.url, token: aimed.token, timeoutMs: 600_000 }));
+    }
     const key = ctx.id.toString();
     constructions.set(key, (constructions.get(key) ?? 0) + 1);
   }
@@ -319,6 +333,8 @@ function int(url: URL, name: string, fallback: number): number {
 }
 
 async function benchRoute(request: Request, env: BenchEnv): Promise<Response> {
+  const scheduler = await schedulerBenchRoute(request, env);
+  if (scheduler) return scheduler;
   const url = new URL(request.url);
   const chat = url.searchParams.get("chat") ?? "";
   const variant = url.searchParams.get("variant") ?? "real";
@@ -360,6 +376,11 @@ async function benchRoute(request: Request, env: BenchEnv): Promise<Response> {
       return Response.json({ ok: true });
     case "/bench/stats":
       return Response.json(await real.benchStats());
+    case "/bench/provider-for-all": {
+      const target = url.searchParams.get("url") ?? "";
+      providerForAll = target === "" ? null : { url: target, token: url.searchParams.get("token") ?? "" };
+      return Response.json({ ok: true });
+    }
     case "/bench/use-provider":
       await real.benchUseProvider(url.searchParams.get("url") ?? "", url.searchParams.get("token") ?? "");
       return Response.json({ ok: true });

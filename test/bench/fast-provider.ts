@@ -18,6 +18,8 @@ export type FastProvider = {
    * deltas of `text`, the block's `assistant` line, block and message stop, `result`, `exit`.
    */
   stage(deltas: number, text: string): void;
+  /** Every run that finds nothing staged gets such a run (the scheduler scenario's many chats); null stops it. */
+  stageEvery(run: { deltas: number; text: string } | null): void;
   close(): Promise<void>;
 };
 
@@ -82,7 +84,13 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 export async function startFastProvider(): Promise<FastProvider> {
   const token = randomUUID();
   let staged: Run | null = null;
+  let every: { deltas: number; text: string } | null = null;
   const runs = new Map<string, Run>();
+  const build = (deltas: number, text: string): Run => {
+    const sessionId = randomUUID();
+    const lines = runLines(deltas, text, sessionId);
+    return { sessionId, lines, body: Buffer.from(`${lines.join("\n")}\n`) };
+  };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     if (req.headers.authorization !== `Bearer ${token}`) return send(res, 401, { error: { code: "unauthorized" } });
@@ -98,10 +106,11 @@ export async function startFastProvider(): Promise<FastProvider> {
       return send(res, 201, { id: sandboxId, status: "ready", createdAt: new Date().toISOString() });
     }
     if (req.method === "POST" && runsPath === "runs" && runId === undefined) {
-      if (!staged) return send(res, 500, { error: { code: "internal", message: "no run staged" } });
+      const run = staged ?? (every ? build(every.deltas, every.text) : null);
+      if (!run) return send(res, 500, { error: { code: "internal", message: "no run staged" } });
       const id = randomUUID();
-      runs.set(id, staged);
-      const { sessionId } = staged;
+      runs.set(id, run);
+      const { sessionId } = run;
       staged = null;
       return send(res, 201, { runId: id, sessionId, status: "running" });
     }
@@ -127,15 +136,21 @@ export async function startFastProvider(): Promise<FastProvider> {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  // The scheduler scenario's thousand chats connect at once from one busy workerd process: a deep
+  // accept queue, and idle keep-alive connections held long enough that none closes under a request.
+  server.keepAliveTimeout = 600_000;
+  server.headersTimeout = 660_000;
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     token,
     stage(deltas, text) {
-      const sessionId = randomUUID();
-      const lines = runLines(deltas, text, sessionId);
-      staged = { sessionId, lines, body: Buffer.from(`${lines.join("\n")}\n`) };
+      staged = build(deltas, text);
+    },
+    stageEvery(run) {
+      every = run;
     },
     close: () =>
       new Promise<void>((resolve) => {

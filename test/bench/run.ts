@@ -13,12 +13,13 @@ import { memory } from "./scenarios/memory.ts";
 import { profile } from "./scenarios/profile.ts";
 import { replay } from "./scenarios/replay.ts";
 import { runs } from "./scenarios/runs.ts";
+import { scheduler } from "./scenarios/scheduler.ts";
 import { throughput } from "./scenarios/throughput.ts";
 import { startServer } from "./server.ts";
 import { note } from "./stats.ts";
 
 // Memory first: later runs would reuse memory freed by the other scenarios and look cheaper.
-const scenarios = { memory, throughput, latency, replay, coalescing, runs } as const;
+const scenarios = { memory, throughput, latency, replay, coalescing, runs, scheduler } as const;
 /** Diagnostics that run only when named. */
 const extras = { profile } as const;
 const all = { ...scenarios, ...extras };

@@ -162,7 +162,14 @@ export async function streamTurn(res: ServerResponse, model: string, turn: Turn)
   startSse(res);
   if ("stallMs" in turn) {
     write(res, messageStart(model));
-    await sleep(turn.stallMs);
+    // The stall ends early when the client goes away, so no timer outlives the request.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, turn.stallMs);
+      res.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     if (!res.destroyed) res.destroy();
     return;
   }

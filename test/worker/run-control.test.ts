@@ -271,8 +271,8 @@ describe("permissions", () => {
 
   it("waits for the user's answer past the agent-silence limit: a pending prompt is not a stuck agent", async () => {
     const { session, chat, watcher, m, requestId } = await askForBash("echo late > late.txt");
-    // The agent prints nothing while it waits; the test project's agent-silence limit is 3 s.
-    await new Promise((resolve) => setTimeout(resolve, 4500));
+    // The agent prints nothing while it waits; the test project's agent-silence limit is 5 s.
+    await new Promise((resolve) => setTimeout(resolve, 6500));
     expect(watcher.events.some((e) => e.messageId === m.assistantMessageId && e.kind === "run_failed")).toBe(false);
     const res = await api(`/api/chats/${chat.id}/permissions/${encodeURIComponent(requestId)}`, {
       session,

@@ -176,3 +176,13 @@ export async function terminalCounts(chatId: string, messageId: string): Promise
     .first<{ n: number }>();
   return { log, d1: d1?.n ?? 0 };
 }
+
+/** A scripted reply that streams for about `ms` milliseconds (two characters per delta). */
+export function slow(reply: string, ms: number): Turn {
+  const chunkSize = 2;
+  return {
+    blocks: [{ type: "text", text: reply }],
+    chunkSize,
+    delayMs: Math.ceil(ms / (reply.length / chunkSize)),
+  };
+}

@@ -26,7 +26,7 @@ export default defineProject({
           // Short limits so failure tests finish quickly; production defaults are in worker/chat/config.ts.
           WATCHDOG_INTERVAL_MS: "500",
           PROVIDER_SILENCE_MS: "4000",
-          AGENT_SILENCE_MS: "3000",
+          AGENT_SILENCE_MS: "5000",
           // Long enough that a D1 retry test can tell an early retry from a due one.
           FLUSH_RETRY_BASE_MS: "2000",
           // Deltas wait longer than in production (25 ms), so a test that resets the object at a

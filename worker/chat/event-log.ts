@@ -17,7 +17,8 @@ const ROWS_PER_INSERT = 20;
 /** The INSERT for 1 … 20 rows, built once. */
 const INSERTS = Array.from(
   { length: ROWS_PER_INSERT + 1 },
-  (_, rows) => `INSERT INTO events (seq, message_id, kind, payload, at) VALUES ${Array(rows).fill("(?, ?, ?, ?, ?)").join(", ")}`,
+  (_, rows) =>
+    `INSERT INTO events (seq, message_id, kind, payload, at) VALUES ${Array(rows).fill("(?, ?, ?, ?, ?)").join(", ")}`,
 );
 
 /** A message's snapshot as of some seq, with the times of its first and last events. */

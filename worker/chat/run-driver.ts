@@ -232,16 +232,19 @@ export class RunDriver {
     if (cursor > 0) this.#d.store.setCursor(this.assistantMessageId, cursor);
   }
 
-  /** Calls the provider, retrying what may be retried; any answer counts as the provider being alive. */
+  /**
+   * Calls the provider while setting up, retrying what may be retried. Any answer counts as the
+   * provider being alive, and the agent cannot be silent before it runs: both clocks restart.
+   */
   async #retrying<T>(call: () => Promise<T>): Promise<T> {
     const signal = this.#abort.signal;
     for (let attempt = 0; ; attempt++) {
       try {
         const value = await call();
-        this.lastProviderAt = this.#d.now();
+        this.lastProviderAt = this.lastAgentAt = this.#d.now();
         return value;
       } catch (error: unknown) {
-        this.lastProviderAt = this.#d.now();
+        this.lastProviderAt = this.lastAgentAt = this.#d.now();
         const retryable = error instanceof ProviderError && error.retryable;
         if (!retryable || attempt >= RETRY_DELAYS_MS.length || signal.aborted) throw error;
       }

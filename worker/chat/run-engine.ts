@@ -36,6 +36,8 @@ export type RunEngineDeps = {
   now(): number;
   config: RunConfig;
   armWatchdog(at: number): void;
+  /** A message of this request ended (or was dropped from the queue) with this terminal event. */
+  ended(request: Pick<RunRequest, "assistantMessageId" | "source">, terminal: Terminal): void;
 };
 
 export type SendOutcome = { status: "started" | "queued" };
@@ -55,10 +57,14 @@ export class RunEngine {
 
   /**
    * Starts the message now, or queues it behind the active run (`now`: replace the active run).
-   * The user's message is in the log from the start, so history shows it before its answer.
+   * The user's message is in the log from the start, so history shows it before its answer. A
+   * message this chat already has (a hand-over repeated after a lost answer) is not sent again.
    */
   send(request: RunRequest, mode: "queue" | "now"): SendOutcome {
     this.#usable();
+    if (this.#d.status(request.assistantMessageId) !== undefined) {
+      return { status: this.#d.store.queued(request.userMessageId) ? "queued" : "started" };
+    }
     this.#d.emit([userMessage(request)]);
     const active = this.#d.store.active();
     if (!active) {
@@ -104,10 +110,10 @@ export class RunEngine {
   removeQueued(userMessageId: string): boolean {
     const item = this.#d.store.removeQueued(userMessageId);
     if (!item) return false;
-    this.#d.emit([
-      { kind: "run_cancelled", messageId: item.assistantMessageId, payload: { reason: "removed_from_queue" } },
-    ]);
+    const terminal: Terminal = { kind: "run_cancelled", payload: { reason: "removed_from_queue" } };
+    this.#d.emit([{ ...terminal, messageId: item.assistantMessageId }]);
     this.#emitQueue();
+    this.#d.ended(item, terminal);
     return true;
   }
 
@@ -301,6 +307,7 @@ export class RunEngine {
     if (active && active.assistantMessageId === assistantMessageId) {
       store.end(assistantMessageId);
       if (terminal.kind !== "run_completed") this.#stopAtProvider(active);
+      this.#d.ended(active, terminal);
     }
     this.#startNext();
   }

@@ -9,7 +9,7 @@ import { type AgentResult, classifyResult } from "../sandbox/stream-json";
 export type Terminal =
   | { kind: "run_completed"; payload: { durationMs?: number; numTurns?: number; costUsd?: number } }
   | { kind: "run_failed"; payload: { code: string; error: string } }
-  | { kind: "run_cancelled"; payload: { reason: "user" | "send_now" | "system" } };
+  | { kind: "run_cancelled"; payload: { reason: "user" | "send_now" | "removed_from_queue" | "system" } };
 
 /** A failure before or around the provider that has its own code (no provider configured, a lost sandbox). */
 export class SetupError extends Error {

@@ -1,8 +1,9 @@
 /**
- * The D1 schema: accounts, chats, message snapshots, the durable copy of each chat's event log, and
- * chat deletions still to finish.
+ * The D1 schema: accounts, chats, message snapshots, the durable copy of each chat's event log,
+ * chat deletions still to finish, and scheduled agent tasks with their runs.
  * drizzle-kit generates `migrations/` from this file; migrations are append-only.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const users = sqliteTable(
@@ -128,4 +129,88 @@ export const chatDeletions = sqliteTable(
     lastError: text("last_error"),
   },
   (t) => [index("chat_deletions_next_idx").on(t.nextAttemptAt)],
+);
+
+/**
+ * Agent tasks on a cron schedule (DESIGN section 7). `next_run_at` is the next occurrence (ms, UTC)
+ * while the schedule is enabled and NULL while it is paused; the tick claims an occurrence by
+ * moving it forward only from the value it read (compare-and-set).
+ */
+export const schedules = sqliteTable(
+  "schedules",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    prompt: text("prompt").notNull(),
+    /** Five fields: minute hour day-of-month month day-of-week. */
+    cron: text("cron").notNull(),
+    /** IANA zone the cron expression is read in, e.g. `Europe/Berlin`. */
+    timezone: text("timezone").notNull(),
+    target: text("target", { enum: ["new_chat", "chat"] }).notNull(),
+    /** The target chat (target `chat`); NULL once that chat is deleted. */
+    chatId: text("chat_id").references(() => chats.id, { onDelete: "set null" }),
+    model: text("model").notNull(),
+    permissionMode: text("permission_mode", {
+      enum: ["default", "acceptEdits", "bypassPermissions", "plan"],
+    }).notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull(),
+    nextRunAt: integer("next_run_at"),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    /** Why the schedule is paused: `user`, `failures`, `chat_deleted`, `no_occurrences`; NULL while enabled. */
+    pauseCode: text("pause_code"),
+    pauseReason: text("pause_reason"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("schedules_due_idx").on(t.nextRunAt, t.id),
+    index("schedules_user_created_idx").on(t.userId, t.createdAt, t.id),
+    index("schedules_chat_idx").on(t.chatId),
+  ],
+);
+
+/**
+ * One row per occurrence handed to a chat (or merged away): the unique `(schedule_id,
+ * scheduled_for)` of scheduled rows is what makes each occurrence run at most once. `counted`
+ * marks a settled run whose outcome is already in its schedule's failure count.
+ */
+export const scheduleRuns = sqliteTable(
+  "schedule_runs",
+  {
+    id: text("id").primaryKey(),
+    scheduleId: text("schedule_id")
+      .notNull()
+      .references(() => schedules.id, { onDelete: "cascade" }),
+    /** The occurrence (ms, UTC); for a `manual` run, the time it was asked for. */
+    scheduledFor: integer("scheduled_for").notNull(),
+    trigger: text("trigger", { enum: ["schedule", "manual"] }).notNull(),
+    status: text("status", {
+      enum: ["pending", "dispatched", "queued", "completed", "failed", "cancelled", "skipped"],
+    }).notNull(),
+    /** The chat the run went to (kept after the chat is deleted, for history). */
+    chatId: text("chat_id"),
+    userMessageId: text("user_message_id"),
+    assistantMessageId: text("assistant_message_id"),
+    /** On a `skipped` row: how many missed occurrences it stands for. */
+    missed: integer("missed").notNull().default(0),
+    errorCode: text("error_code"),
+    errorText: text("error_text"),
+    dispatchAttempts: integer("dispatch_attempts").notNull().default(0),
+    counted: integer("counted", { mode: "boolean" }).notNull().default(false),
+    claimedAt: integer("claimed_at").notNull(),
+    dispatchedAt: integer("dispatched_at"),
+    endedAt: integer("ended_at"),
+  },
+  (t) => [
+    uniqueIndex("schedule_runs_occurrence_unique").on(t.scheduleId, t.scheduledFor).where(sql`"trigger" = 'schedule'`),
+    index("schedule_runs_history_idx").on(t.scheduleId, t.scheduledFor, t.id),
+    uniqueIndex("schedule_runs_message_unique").on(t.assistantMessageId),
+    index("schedule_runs_open_idx")
+      .on(t.status, t.claimedAt)
+      .where(sql`"status" IN ('pending', 'dispatched', 'queued')`),
+    index("schedule_runs_uncounted_idx").on(t.scheduleId).where(sql`"counted" = 0`),
+  ],
 );

@@ -16,7 +16,7 @@ import { jsonBody, pageLimit, query } from "../http/validate";
 import { isId, newId } from "../ids";
 import { chatView, messageView } from "./views";
 
-const DEFAULT_MODEL = "claude-sonnet-4-5";
+export const DEFAULT_MODEL = "claude-sonnet-4-5";
 export const modelSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:@[\]-]{0,99}$/, "letters, digits and . _ : @ [ ] - only");
