@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSandboxServer } from "../../sandbox/src/server.ts";
-import { claudeBin, startTestServers, type TestServers } from "../support/servers.ts";
+import { claudeBin, startTestServers, type TestServers, testIsolation, testUids } from "../support/servers.ts";
 import { agentData, type Client, exitOf, makeClient, type Rec, resultOf, uid } from "./client.ts";
 
 let servers: TestServers;
@@ -91,7 +91,24 @@ describe("a full run", () => {
     const { runId, sessionId } = await startRun(sid, { prompt: `Make a file [script:${script}]` });
     const recs = await api.records(sid, runId);
     expectContiguous(recs);
-    expect(exitOf(recs)).toEqual({ offset: recs.length, type: "exit", exitCode: 0, signal: null, cancelled: false });
+    // The exit record carries what the relay counted: exactly the usage the model server streamed.
+    const requests = await api.modelRequests(script);
+    const usage = {
+      requests: 2,
+      inputTokens: requests.requests.reduce((n, r) => n + (r.usage?.input ?? 0), 0),
+      outputTokens: requests.requests.reduce((n, r) => n + (r.usage?.output ?? 0), 0),
+      cacheCreationInputTokens: 0,
+      cacheReadInputTokens: 0,
+    };
+    expect(usage.outputTokens).toBeGreaterThan(2);
+    expect(exitOf(recs)).toEqual({
+      offset: recs.length,
+      type: "exit",
+      exitCode: 0,
+      signal: null,
+      cancelled: false,
+      usage,
+    });
     const data = agentData(recs);
     expect(data[0]).toMatchObject({ type: "system", subtype: "init", session_id: sessionId });
     const deltas = data.filter((d) => d.type === "stream_event").map((d) => d.event.delta?.type);
@@ -108,9 +125,10 @@ describe("a full run", () => {
     expect(readFileSync(join(workspace(sid), "made.txt"), "utf8")).toBe("hi\n");
 
     const run = await api.call("GET", `/v1/sandboxes/${sid}/runs/${runId}`);
-    expect(run.json).toEqual({ runId, sessionId, status: "exited", exitCode: 0, records: recs.length });
-    const requests = await api.modelRequests(script);
+    expect(run.json).toEqual({ runId, sessionId, status: "exited", exitCode: 0, records: recs.length, usage });
     expect(requests.requests.map((r) => r.turn)).toEqual([0, 1]);
+    // The model saw the service key, swapped in by the relay for the run's token.
+    expect(requests.requests.map((r) => r.apiKey)).toEqual(["test-key", "test-key"]);
     expect(requests.requests[0]).toMatchObject({
       model: "claude-test",
       lastUserText: `Make a file [script:${script}]`,
@@ -412,6 +430,9 @@ describe("provider restart", () => {
       anthropicBaseUrl: servers.modelUrl,
       anthropicApiKey: "test-key",
       maxRetries: 0,
+      isolation: testIsolation(),
+      uids: testUids(),
+      log: () => {},
     };
     const one = await startSandboxServer(options);
     const client1 = makeClient(one.url, servers.sandboxToken, servers.modelUrl);
@@ -459,7 +480,14 @@ describe("provider restart", () => {
       expect(again.json.runId).toBe(started.json.runId);
       const lost = await client2.records(sid, lostId);
       expectContiguous(lost);
-      expect(lost.at(-1)).toEqual({ offset: 3, type: "exit", exitCode: null, signal: null, cancelled: false });
+      expect(lost.at(-1)).toEqual({
+        offset: 3,
+        type: "exit",
+        exitCode: null,
+        signal: null,
+        cancelled: false,
+        usage: null,
+      });
       expect((await client2.call("GET", `/v1/sandboxes/${sid}/runs/${lostId}`)).json.status).toBe("exited");
     } finally {
       await two.close();
