@@ -5,7 +5,7 @@
  * cancel can kill every descendant.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { type Isolation, jailPlan, type SandboxIdentity, type SandboxView, viewOf } from "./jail.ts";
+import { fd3, feedArgs, type Isolation, jailPlan, type SandboxIdentity, type SandboxView, viewOf } from "./jail.ts";
 import type { SandboxLimits } from "./limits.ts";
 import type { PermissionMode } from "./validate.ts";
 
@@ -93,7 +93,13 @@ export function spawnAgent(
     env: agentEnv(jail.isolation, view, config, launch),
     agentBin: config.claudeBin,
   });
-  return spawn(plan.file, plan.args, { ...plan.options, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(plan.file, plan.args, {
+    ...plan.options,
+    detached: true,
+    stdio: ["pipe", "pipe", "pipe", fd3(plan)],
+  }) as ChildProcessWithoutNullStreams;
+  feedArgs(child, plan);
+  return child;
 }
 
 /** The one stdin line that carries the user's prompt. */

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import type { ServerResponse } from "node:http";
 import { baseEnv, type JailContext, killGroup } from "./agent-process.ts";
 import { startNdjson } from "./http.ts";
-import { jailPlan, viewOf } from "./jail.ts";
+import { fd3, feedArgs, jailPlan, viewOf } from "./jail.ts";
 import type { LimitBreach, ResourceMonitor } from "./monitor.ts";
 import type { ExecInput } from "./validate.ts";
 
@@ -24,7 +24,12 @@ export function runExec(
     args: ["-lc", input.command],
     env: baseEnv(jail.isolation, view),
   });
-  const child = spawn(plan.file, plan.args, { ...plan.options, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(plan.file, plan.args, {
+    ...plan.options,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe", fd3(plan)],
+  });
+  feedArgs(child, plan);
   let timedOut = false;
   let ended = false;
   let breach: LimitBreach | null = null;
@@ -38,8 +43,8 @@ export function runExec(
       if (data !== "") line({ type, data });
     };
   };
-  child.stdout.on("data", forward("stdout"));
-  child.stderr.on("data", forward("stderr"));
+  child.stdout?.on("data", forward("stdout"));
+  child.stderr?.on("data", forward("stderr"));
   const timer = setTimeout(() => {
     timedOut = true;
     killGroup(child.pid);

@@ -66,7 +66,8 @@ export function resolveInWorkspace(workspace: string, path: string): string {
     } catch (err: unknown) {
       if (err instanceof ApiError) throw err;
       const code = errorCode(err);
-      if (code !== "ENOENT" && code !== "ENOTDIR") throw err;
+      // A symlink the provider cannot follow (a loop, another process's /proc entry) leads nowhere inside.
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw invalidPath(`path cannot be resolved (${code ?? "error"})`);
       // A dangling symlink would be followed by a later write: refuse it unless it points inside.
       try {
         if (lstatSync(existing).isSymbolicLink()) throw invalidPath("path is a dangling symlink");
@@ -136,9 +137,19 @@ class DirHandle {
       return new DirHandle(openSync(this.at(name), DIR_FLAGS), join(this.path, name));
     } catch (err: unknown) {
       if (err instanceof ApiError) throw err;
+      // With O_DIRECTORY, a symlink in the way reads as ENOTDIR rather than ELOOP.
+      if (errorCode(err) === "ENOTDIR" && this.isSymlink(name)) throw changed();
       throw fsError(err, display, "directory");
     } finally {
       this.close();
+    }
+  }
+
+  private isSymlink(name: string): boolean {
+    try {
+      return lstatSync(this.at(name)).isSymbolicLink();
+    } catch {
+      return false;
     }
   }
 

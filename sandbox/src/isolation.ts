@@ -4,11 +4,11 @@
  * says `SANDBOX_ISOLATION=none`; "required" means a real sandbox is started once, as a sandbox user,
  * with the real agent binary bound in, before the provider accepts any request.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { accessSync, chmodSync, chownSync, constants, mkdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { INSIDE, type Isolation, jailPlan } from "./jail.ts";
+import { fd3, feedArgs, INSIDE, type Isolation, jailPlan, type SpawnPlan } from "./jail.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import type { SandboxPaths, UidRange } from "./sandboxes.ts";
 
@@ -48,14 +48,35 @@ function onPath(name: string, override: string | undefined): string | null {
   return null;
 }
 
-function run(
-  file: string,
-  args: string[],
-  options: { cwd?: string; env?: Record<string, string>; uid?: number; gid?: number } = {},
-): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+function run(file: string, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(file, args, { ...options, timeout: 15_000, encoding: "utf8" }, (error, stdout, stderr) => {
+    execFile(file, args, { timeout: 15_000, encoding: "utf8" }, (error, stdout, stderr) => {
       resolve({ ok: error === null, stdout, stderr: stderr || (error ? error.message : "") });
+    });
+  });
+}
+
+/** Runs a jailed command to its end (at most 15 s), collecting its output. */
+function runPlan(plan: SpawnPlan): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(plan.file, plan.args, { ...plan.options, stdio: ["ignore", "pipe", "pipe", fd3(plan)] });
+    feedArgs(child, plan);
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      stdout += c.toString("utf8");
+    });
+    child.stderr?.on("data", (c: Buffer) => {
+      stderr += c.toString("utf8");
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      resolve({ ok: false, stdout, stderr: err.message });
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ ok: code === 0, stdout, stderr });
     });
   });
 }
@@ -132,7 +153,7 @@ async function probe(isolation: Isolation, opts: IsolationOptions): Promise<void
       env: { PATH: "/usr/bin:/bin" },
       agentBin,
     });
-    const result = await run(plan.file, plan.args, plan.options);
+    const result = await runPlan(plan);
     if (!result.ok || result.stdout.trim() !== "isolated") {
       const who = uid === null ? "" : ` as uid ${uid}`;
       throw new IsolationUnavailable(

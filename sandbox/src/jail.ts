@@ -5,6 +5,7 @@
  * (writable), read-only system paths and the agent binary, its own PID namespace and /proc, and runs
  * as its sandbox's own uid when the provider is root; its environment is exactly the one given.
  */
+import type { ChildProcess } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { prlimitArgs, type SandboxLimits } from "./limits.ts";
@@ -80,7 +81,25 @@ export type SpawnPlan = {
   file: string;
   args: string[];
   options: { cwd: string; env: Record<string, string>; uid?: number; gid?: number };
+  /**
+   * bwrap's own options, NUL-separated, to be written to the child's fd 3 (`--args 3`): bwrap stays
+   * the sandbox's pid 1, and its command line would otherwise show host paths to the agent.
+   */
+  argsFd: Buffer | null;
 };
+
+/** The stdio entry for fd 3 of a jailed spawn: a pipe when bwrap reads its options from it. */
+export function fd3(plan: SpawnPlan): "pipe" | "ignore" {
+  return plan.argsFd ? "pipe" : "ignore";
+}
+
+/** Hands bwrap its options on fd 3 of a child spawned with `fd3(plan)`. */
+export function feedArgs(child: ChildProcess, plan: SpawnPlan): void {
+  const pipe = child.stdio[3];
+  if (!plan.argsFd || !pipe || !("end" in pipe)) return;
+  pipe.on("error", () => {});
+  pipe.end(plan.argsFd);
+}
 
 export function viewOf(isolation: Isolation, paths: SandboxPaths, agentBin: string): SandboxView {
   if (isolation.kind === "none") return { workspace: paths.workspace, home: paths.home, tmp: paths.tmp, agentBin };
@@ -167,17 +186,15 @@ export function jailPlan(
 ): SpawnPlan {
   const { paths, uid } = sandbox;
   if (isolation.kind === "none") {
-    return { file: request.command, args: request.args, options: { cwd: paths.workspace, env: request.env } };
+    return {
+      file: request.command,
+      args: request.args,
+      options: { cwd: paths.workspace, env: request.env },
+      argsFd: null,
+    };
   }
-  const args = [
-    ...prlimitArgs(limits),
-    "--",
-    isolation.bwrap,
-    ...bwrapArgs(paths, request.agentBin),
-    "--",
-    request.command,
-    ...request.args,
-  ];
+  const args = [...prlimitArgs(limits), "--", isolation.bwrap, "--args", "3", "--", request.command, ...request.args];
+  const argsFd = Buffer.from(`${bwrapArgs(paths, request.agentBin).join("\0")}\0`);
   const ids = uid === null ? {} : { uid, gid: uid };
-  return { file: isolation.prlimit, args, options: { cwd: paths.workspace, env: request.env, ...ids } };
+  return { file: isolation.prlimit, args, options: { cwd: paths.workspace, env: request.env, ...ids }, argsFd };
 }

@@ -54,12 +54,14 @@ export function limitsFromEnv(env: Record<string, string | undefined>): SandboxL
 }
 
 /**
- * `prlimit` options for a sandboxed process. RLIMIT_DATA is twice the sandbox's memory so one process
- * can pass the per-sandbox sum (which the monitor then reports) but cannot take the machine; the CPU
- * hard limit sits a few seconds above the soft one so SIGXCPU comes first. Core dumps are off.
+ * `prlimit` options for a sandboxed process. The memory and CPU rlimits are backstops set above the
+ * per-sandbox limits, so that the monitor, which sees every process together, reports the breach
+ * with its code first: RLIMIT_DATA is twice the sandbox's memory (one process can pass the sum but
+ * cannot take the machine), RLIMIT_CPU a little over the run's CPU time (SIGXCPU, then SIGKILL five
+ * seconds later). Core dumps are off.
  */
 export function prlimitArgs(limits: SandboxLimits): string[] {
-  const cpu = limits.maxRunCpuSeconds;
+  const cpu = limits.maxRunCpuSeconds + Math.max(2, Math.ceil(limits.maxRunCpuSeconds / 10));
   return [
     `--nproc=${limits.maxProcesses}`,
     `--nofile=${limits.maxOpenFiles}`,

@@ -31,6 +31,15 @@ export type MonitorOptions = { intervalMs: number; diskIntervalMs: number; procR
 
 const MiB = 1024 * 1024;
 
+/**
+ * The task count that counts as "at the process limit". The kernel holds a sandbox at its limit
+ * (RLIMIT_NPROC), but processes of a fork bomb die and respawn between two samples, so a sample
+ * rarely sees the exact limit: 90% of it (at least limit - 1) is taken as reaching it.
+ */
+function atLimit(max: number): number {
+  return Math.max(1, Math.min(max - 1, Math.floor(max * 0.9)));
+}
+
 export class ResourceMonitor {
   private readonly options: MonitorOptions;
   private readonly jobs = new Set<Job>();
@@ -111,7 +120,7 @@ export class ResourceMonitor {
           });
         }
       }
-      if (tasks >= limits.maxProcesses) {
+      if (tasks >= atLimit(limits.maxProcesses)) {
         this.breach(jobs, {
           code: "process_limit",
           message: `reached ${limits.maxProcesses} processes and threads (limit per sandbox)`,

@@ -38,6 +38,8 @@ export type SandboxServerOptions = {
   heartbeatMs?: number;
   /** "bubblewrap" (default) or "none" (development only: no boundary at all). */
   isolation?: IsolationMode;
+  /** The bwrap binary (default: found on PATH). */
+  bwrap?: string;
   /** Host uids for sandboxes when the provider runs as root (default 600000, 100000 of them). */
   uids?: UidRange;
   limits?: SandboxLimits;
@@ -77,7 +79,7 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
   } catch {
     // Left as given: a run then fails to start with a clear stderr record.
   }
-  const isolation = await setUpIsolation({ mode, root: opts.root, agentBin: claudeBin, uids });
+  const isolation = await setUpIsolation({ mode, root: opts.root, agentBin: claudeBin, uids, bwrap: opts.bwrap });
   const limits = opts.limits ?? DEFAULT_LIMITS;
   const store = new SandboxStore(opts.root, uids);
   const relay = await ModelRelay.start({
