@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bootstrap, root, run } from "./bootstrap.mjs";
+import { chooseIsolation } from "./isolation.mjs";
 
 bootstrap(import.meta.url);
 
@@ -68,7 +69,9 @@ if (!process.env.ANTHROPIC_API_KEY && existsSync(join(root, "test/model-server/m
 if (existsSync(join(root, "sandbox/src/main.ts"))) {
   const sandboxRoot = join(root, ".dev", "sandboxes");
   mkdirSync(sandboxRoot, { recursive: true });
+  const isolation = await chooseIsolation(sandboxRoot, join(bin, "claude"));
   start("sandbox", node, ["sandbox/src/main.ts"], {
+    SANDBOX_ISOLATION: isolation,
     SANDBOX_PORT: String(SANDBOX_PORT),
     SANDBOX_TOKEN: sandboxToken,
     SANDBOX_ROOT: sandboxRoot,
