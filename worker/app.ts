@@ -12,6 +12,7 @@ import { authRoutes } from "./routes/auth";
 import { chatRoutes } from "./routes/chats";
 import { fileRoutes } from "./routes/files";
 import { runRoutes } from "./routes/runs";
+import { settingsRoutes } from "./routes/settings";
 import { streamRoutes } from "./routes/streams";
 import { tokenRoutes } from "./routes/tokens";
 
@@ -35,11 +36,13 @@ const api = new Hono<AppEnv>()
   .route("/auth", authRoutes)
   .use("/tokens/*", requireUser)
   .use("/chats/*", requireUser)
+  .use("/settings/*", requireUser)
   .route("/tokens", tokenRoutes)
   .route("/chats", chatRoutes)
   .route("/chats", streamRoutes)
   .route("/chats", runRoutes)
-  .route("/chats", fileRoutes);
+  .route("/chats", fileRoutes)
+  .route("/settings", settingsRoutes);
 
 export const app = new Hono<AppEnv>()
   .route("/api", api)

@@ -34,6 +34,7 @@ export const errorStatus = {
   rate_limited: 429,
   internal_error: 500,
   sandbox_unavailable: 502,
+  encryption_unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;

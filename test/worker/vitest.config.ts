@@ -24,6 +24,8 @@ export default defineProject({
           // Short limits so failure tests finish quickly; production defaults are in worker/chat/config.ts.
           WATCHDOG_INTERVAL_MS: "500",
           PROVIDER_SILENCE_MS: "4000",
+          // A fixed test key (bytes 0..31) for sealing users' model keys; production sets a secret.
+          ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         },
       },
     })),
