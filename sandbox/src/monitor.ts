@@ -23,9 +23,10 @@ export type WatchedJob = {
   onBreach(breach: LimitBreach): void;
 };
 
-type Job = WatchedJob & { reported: boolean };
+/** `lastDisk`: the sandbox's usage at the latest walk during this job (none yet: null). */
+type Job = WatchedJob & { reported: boolean; lastDisk: number | null };
 
-type DiskState = { last: number | null; walking: boolean; nextAt: number };
+type DiskState = { walking: boolean; nextAt: number };
 
 export type MonitorOptions = { intervalMs: number; diskIntervalMs: number; procRoot?: string };
 
@@ -52,9 +53,9 @@ export class ResourceMonitor {
 
   /** Starts watching a job; the returned function stops it (call it when the job has ended). */
   watch(watched: WatchedJob): () => void {
-    const job: Job = { ...watched, reported: false };
+    const job: Job = { ...watched, reported: false, lastDisk: null };
     this.jobs.add(job);
-    if (!this.disk.has(job.sandboxId)) this.disk.set(job.sandboxId, { last: null, walking: false, nextAt: 0 });
+    if (!this.disk.has(job.sandboxId)) this.disk.set(job.sandboxId, { walking: false, nextAt: 0 });
     this.timer ??= setInterval(() => this.tick(), this.options.intervalMs);
     this.timer.unref();
     return () => {
@@ -137,9 +138,9 @@ export class ResourceMonitor {
   }
 
   /**
-   * Walks the sandbox's directories when due (never two walks at once). A sandbox over its limit is
-   * stopped only while its usage still grows (compared with the walk before, which may belong to an
-   * earlier job), so a run that cleans up an over-full sandbox may go on.
+   * Walks the sandbox's directories when due (never two walks at once). A job is stopped when the
+   * sandbox is over its limit and its usage grew since the job's previous walk: a job that starts in
+   * an over-full sandbox (to clean it up, say) is judged only on what it adds itself.
    */
   private checkDisk(sandboxId: string, jobs: Job[]): void {
     const state = this.disk.get(sandboxId);
@@ -151,14 +152,16 @@ export class ResourceMonitor {
       state.walking = false;
       // Big trees are walked less often: at most a fifth of the time goes to walking.
       state.nextAt = Date.now() + Math.max(this.options.diskIntervalMs, 5 * (Date.now() - started));
-      const grew = state.last !== null && used > state.last;
-      state.last = used;
-      if (used > limits.maxDiskBytes && grew) {
-        const live = [...this.jobs].filter((j) => j.sandboxId === sandboxId);
-        this.breach(live, {
-          code: "disk_limit",
-          message: `wrote more than ${Math.round(limits.maxDiskBytes / MiB)} MiB to its workspace, home and /tmp (limit per sandbox)`,
-        });
+      for (const job of this.jobs) {
+        if (job.sandboxId !== sandboxId) continue;
+        const grew = job.lastDisk !== null && used > job.lastDisk;
+        job.lastDisk = used;
+        if (used > limits.maxDiskBytes && grew) {
+          this.breach([job], {
+            code: "disk_limit",
+            message: `wrote more than ${Math.round(limits.maxDiskBytes / MiB)} MiB to its workspace, home and /tmp (limit per sandbox)`,
+          });
+        }
       }
     });
   }
