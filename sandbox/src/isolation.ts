@@ -6,11 +6,11 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { accessSync, chmodSync, chownSync, constants, mkdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, constants, mkdirSync, realpathSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { fd3, feedArgs, INSIDE, type Isolation, jailPlan, type SpawnPlan } from "./jail.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
-import type { SandboxPaths, UidRange } from "./sandboxes.ts";
+import { layoutAt, prepareLayout, type UidRange } from "./sandboxes.ts";
 
 export type IsolationMode = "bubblewrap" | "none";
 
@@ -123,29 +123,12 @@ async function probe(isolation: Isolation, opts: IsolationOptions): Promise<void
   } catch {
     throw new IsolationUnavailable(`the agent CLI ${opts.agentBin} does not exist`);
   }
-  const dir = join(opts.root, `.probe-${randomUUID()}`);
-  const paths: SandboxPaths = {
-    dir,
-    workspace: join(dir, "workspace"),
-    home: join(dir, "home"),
-    tmp: join(dir, "tmp"),
-    etc: join(dir, "etc"),
-    runs: join(dir, "runs"),
-  };
+  const paths = layoutAt(join(opts.root, `.probe-${randomUUID()}`));
   const uid = opts.uids?.base ?? null;
   try {
-    // The same layout and ownership a real sandbox gets (see SandboxStore).
-    for (const sub of ["workspace", "home", "tmp", "etc", "runs"]) mkdirSync(join(dir, sub), { recursive: true });
-    writeFileSync(join(paths.etc, "passwd"), `sandbox:x:${uid ?? 0}:${uid ?? 0}::/home/sandbox:/bin/sh\n`);
-    writeFileSync(join(paths.etc, "group"), `sandbox:x:${uid ?? 0}:\n`);
-    if (uid !== null) {
-      chmodSync(opts.root, 0o711);
-      chmodSync(dir, 0o711);
-      for (const d of [paths.workspace, paths.home, paths.tmp]) {
-        chownSync(d, uid, uid);
-        chmodSync(d, 0o700);
-      }
-    }
+    mkdirSync(opts.root, { recursive: true });
+    if (uid !== null) chmodSync(opts.root, 0o711);
+    prepareLayout(paths, uid);
     const check = `test -x ${INSIDE.agentBin} && test -w ${INSIDE.workspace} && test ! -e /proc/1/root/etc/shadow && echo isolated`;
     const plan = jailPlan(isolation, { paths, uid }, DEFAULT_LIMITS, {
       command: "/bin/sh",
@@ -161,7 +144,7 @@ async function probe(isolation: Isolation, opts: IsolationOptions): Promise<void
       );
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(paths.dir, { recursive: true, force: true });
   }
 }
 

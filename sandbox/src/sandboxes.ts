@@ -64,16 +64,9 @@ export class SandboxStore {
     // Sandboxes from before uids were handed out (or made without isolation) get one now.
     for (const stored of this.byId.values()) {
       if (this.uids && stored.uid === null) this.adopt(stored);
-      else if (!existsSync(join(this.paths(stored.id).etc, "passwd"))) this.completeLayout(stored, stored.uid);
+      // Older layouts lack tmp and etc, which the jail binds.
+      else if (!existsSync(join(this.paths(stored.id).etc, "passwd"))) prepareLayout(this.paths(stored.id), stored.uid);
     }
-  }
-
-  /** Adds what older layouts lack (tmp, etc) so the jail can bind them. */
-  private completeLayout(stored: Stored, uid: number | null): SandboxPaths {
-    const paths = this.paths(stored.id);
-    for (const sub of ["workspace", "home", "tmp", "runs"]) mkdirSync(join(paths.dir, sub), { recursive: true });
-    writeIdentity(paths, uid ?? ownUid());
-    return paths;
   }
 
   private readStored(id: string): Stored | null {
@@ -91,9 +84,9 @@ export class SandboxStore {
 
   private adopt(stored: Stored): void {
     const uid = this.allocateUid();
-    const paths = this.completeLayout(stored, uid);
+    const paths = this.paths(stored.id);
+    prepareLayout(paths, uid);
     for (const sub of OWNED_DIRS) chownTree(join(paths.dir, sub), uid);
-    setModes(paths, uid);
     stored.uid = uid;
     writeFileSync(join(paths.dir, "sandbox.json"), JSON.stringify(stored));
     this.usedUids.add(uid);
@@ -109,15 +102,7 @@ export class SandboxStore {
   }
 
   paths(id: string): SandboxPaths {
-    const dir = join(this.root, id);
-    return {
-      dir,
-      workspace: join(dir, "workspace"),
-      home: join(dir, "home"),
-      tmp: join(dir, "tmp"),
-      etc: join(dir, "etc"),
-      runs: join(dir, "runs"),
-    };
+    return layoutAt(join(this.root, id));
   }
 
   get(id: string): SandboxInfo | null {
@@ -150,10 +135,7 @@ export class SandboxStore {
     const uid = this.uids ? this.allocateUid() : null;
     const stored: Stored = { id, createdAt, uid };
     try {
-      const paths = { dir: staging, ...subPaths(staging) };
-      for (const sub of ["workspace", "home", "tmp", "runs"]) mkdirSync(join(staging, sub), { recursive: true });
-      writeIdentity(paths, uid ?? ownUid());
-      if (uid !== null) setModes(paths, uid);
+      prepareLayout(layoutAt(staging), uid);
       writeFileSync(join(staging, "sandbox.json"), JSON.stringify(stored), { mode: 0o600 });
       renameSync(staging, join(this.root, id));
     } catch (err: unknown) {
@@ -180,14 +162,26 @@ export class SandboxStore {
   }
 }
 
-function subPaths(dir: string): Omit<SandboxPaths, "dir"> {
+/** The paths of a sandbox kept in `dir`. */
+export function layoutAt(dir: string): SandboxPaths {
   return {
+    dir,
     workspace: join(dir, "workspace"),
     home: join(dir, "home"),
     tmp: join(dir, "tmp"),
     etc: join(dir, "etc"),
     runs: join(dir, "runs"),
   };
+}
+
+/**
+ * Makes a sandbox's directories and its passwd/group; with a `uid`, hands it the workspace, home and
+ * tmp (0700) and leaves the rest to the provider. Used for real sandboxes and the start-up probe.
+ */
+export function prepareLayout(paths: SandboxPaths, uid: number | null): void {
+  for (const dir of [paths.workspace, paths.home, paths.tmp, paths.runs]) mkdirSync(dir, { recursive: true });
+  writeIdentity(paths, uid ?? ownUid());
+  if (uid !== null) setModes(paths, uid);
 }
 
 /** The sandbox's own /etc/passwd and /etc/group: itself, root and nobody, nothing of the host. */

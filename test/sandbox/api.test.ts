@@ -2,12 +2,13 @@
  * The sandbox provider's HTTP surface without agent runs: auth, capabilities, sandbox lifecycle,
  * error shapes, exec streaming and timeouts, and workspace confinement of the files routes.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../../sandbox/src/limits.ts";
 import { startTestServers, type TestServers, testIsolation } from "../support/servers.ts";
 import { type Client, makeClient, uid } from "./client.ts";
+import { hostProcessWith } from "./host.ts";
 
 let servers: TestServers;
 let api: Client;
@@ -25,19 +26,6 @@ async function newSandbox(): Promise<string> {
   const res = await api.call("PUT", `/v1/sandboxes/${id}`, {});
   expect(res.status).toBe(201);
   return id;
-}
-
-/** True when some live process on the host has `needle` in its command line. */
-function hostProcessWith(needle: string): boolean {
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle)) return true;
-    } catch {
-      // Gone while looking.
-    }
-  }
-  return false;
 }
 
 function execLines(text: string): Array<{ type: string; data?: string; exitCode?: number | null; timedOut?: boolean }> {

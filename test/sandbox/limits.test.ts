@@ -5,7 +5,17 @@
  * boundary it runs in its log and capabilities.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -163,6 +173,48 @@ describe("start-up", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it.skipIf(!isolated || process.getuid?.() !== 0)(
+    "adopts sandboxes made without a uid: their files become the new uid's, symlinks are not followed",
+    async () => {
+      const dir = root();
+      const outside = join(dir, "provider-file.txt");
+      writeFileSync(outside, "the provider's");
+      try {
+        const plain = await startSandboxServer({ token: "t", root: dir, claudeBin: claudeBin(), isolation: "none" });
+        const headers = { authorization: "Bearer t" };
+        await fetch(`${plain.url}/v1/sandboxes/old`, { method: "PUT", headers, body: "{}" });
+        await plain.close();
+        const ws = join(dir, "old", "workspace");
+        mkdirSync(join(ws, "src"));
+        writeFileSync(join(ws, "src", "a.txt"), "mine");
+        symlinkSync(outside, join(ws, "escape"));
+
+        const uids = testUids();
+        const isolatedServer = await startSandboxServer({ token: "t", root: dir, claudeBin: claudeBin(), uids });
+        try {
+          const uid = JSON.parse(readFileSync(join(dir, "old", "sandbox.json"), "utf8")).uid;
+          expect(uid).toBeGreaterThan(uids.base);
+          expect(statSync(join(ws, "src", "a.txt")).uid).toBe(uid);
+          expect(lstatSync(join(ws, "escape")).uid).toBe(uid);
+          expect(statSync(outside).uid).toBe(0);
+          expect(statSync(ws).mode & 0o777).toBe(0o700);
+          const res = await fetch(`${isolatedServer.url}/v1/sandboxes/old/exec`, {
+            method: "POST",
+            headers,
+            body: JSON.stringify({ command: "id -u; cat src/a.txt; echo more >> src/a.txt && echo appended" }),
+          });
+          const text = await res.text();
+          expect(text).toContain(`${uid}\\n`);
+          expect(text).toContain("appended");
+        } finally {
+          await isolatedServer.close();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it.skipIf(!isolated)("logs the boundary it runs in", async () => {
     const dir = root();

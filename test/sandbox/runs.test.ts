@@ -3,12 +3,13 @@
  * model server: tool use with real effects, exactly-once resumable streams, session continuation,
  * idempotency, one run at a time, permission prompts, cancel, CLI failures and provider restarts.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSandboxServer } from "../../sandbox/src/server.ts";
 import { claudeBin, startTestServers, type TestServers, testIsolation, testUids } from "../support/servers.ts";
 import { agentData, type Client, exitOf, makeClient, type Rec, resultOf, uid } from "./client.ts";
+import { hostProcessWith } from "./host.ts";
 
 let servers: TestServers;
 let api: Client;
@@ -55,19 +56,6 @@ function expectContiguous(recs: Rec[]): void {
 
 function workspace(sandboxId: string): string {
   return join(servers.sandboxRoot, sandboxId, "workspace");
-}
-
-/** True when some live process's command line contains `needle`. */
-function processWith(needle: string): boolean {
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle)) return true;
-    } catch {
-      // Gone while looking.
-    }
-  }
-  return false;
 }
 
 describe("a full run", () => {
@@ -320,7 +308,7 @@ describe("cancel", () => {
       { blocks: [{ type: "text", text: "should not be reached" }] },
     ]);
     const { runId } = await startRun(sid, { prompt: `[script:${script}]` });
-    await api.events(sid, runId, 0, () => processWith(`/dev/null; echo ${marker}`));
+    await api.events(sid, runId, 0, () => hostProcessWith(`/dev/null; echo ${marker}`));
     const started = Date.now();
     const res = await api.call("POST", `/v1/sandboxes/${sid}/runs/${runId}/cancel`);
     expect(res.status).toBe(202);
@@ -329,7 +317,7 @@ describe("cancel", () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expectContiguous(recs);
     expect(exitOf(recs)).toMatchObject({ type: "exit", cancelled: true });
-    expect(processWith(`/dev/null; echo ${marker}`)).toBe(false);
+    expect(hostProcessWith(`/dev/null; echo ${marker}`)).toBe(false);
     expect(existsSync(join(workspace(sid), "never.txt"))).toBe(false);
     expect((await api.call("GET", `/v1/sandboxes/${sid}/runs/${runId}`)).json.status).toBe("exited");
     const again = await api.call("POST", `/v1/sandboxes/${sid}/runs/${runId}/cancel`);
