@@ -3,9 +3,10 @@
 // and `wrangler dev`, then prints the URL and drives the minute Cron Trigger. Ctrl-C stops everything.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bootstrap, root, run } from "./bootstrap.mjs";
+import { chooseIsolation } from "./isolation.mjs";
 
 bootstrap(import.meta.url);
 
@@ -19,6 +20,10 @@ const env = { ...process.env, WRANGLER_SEND_METRICS: "false", PATH: `${bin}:${pr
 const devVars = join(root, ".dev.vars");
 if (!existsSync(devVars)) {
   writeFileSync(devVars, `SANDBOX_TOKEN=${randomBytes(24).toString("hex")}\n`);
+}
+// The key that seals users' model keys at rest (added to a .dev.vars made before it existed).
+if (!/^ENCRYPTION_KEY=/m.test(readFileSync(devVars, "utf8"))) {
+  appendFileSync(devVars, `ENCRYPTION_KEY=${randomBytes(32).toString("base64")}\n`);
 }
 const sandboxToken = /^SANDBOX_TOKEN=(.+)$/m.exec(readFileSync(devVars, "utf8"))?.[1]?.trim() ?? "";
 
@@ -68,7 +73,9 @@ if (!process.env.ANTHROPIC_API_KEY && existsSync(join(root, "test/model-server/m
 if (existsSync(join(root, "sandbox/src/main.ts"))) {
   const sandboxRoot = join(root, ".dev", "sandboxes");
   mkdirSync(sandboxRoot, { recursive: true });
+  const isolation = await chooseIsolation(sandboxRoot, join(bin, "claude"));
   start("sandbox", node, ["sandbox/src/main.ts"], {
+    SANDBOX_ISOLATION: isolation,
     SANDBOX_PORT: String(SANDBOX_PORT),
     SANDBOX_TOKEN: sandboxToken,
     SANDBOX_ROOT: sandboxRoot,

@@ -13,6 +13,7 @@ import { chatRoutes } from "./routes/chats";
 import { fileRoutes } from "./routes/files";
 import { runRoutes } from "./routes/runs";
 import { scheduleRoutes } from "./routes/schedules";
+import { settingsRoutes } from "./routes/settings";
 import { streamRoutes } from "./routes/streams";
 import { tokenRoutes } from "./routes/tokens";
 
@@ -36,13 +37,15 @@ const api = new Hono<AppEnv>()
   .route("/auth", authRoutes)
   .use("/tokens/*", requireUser)
   .use("/chats/*", requireUser)
+  .use("/settings/*", requireUser)
   .route("/tokens", tokenRoutes)
   .route("/chats", chatRoutes)
   .route("/chats", streamRoutes)
   .route("/chats", runRoutes)
   .route("/chats", fileRoutes)
   .use("/schedules/*", requireUser)
-  .route("/schedules", scheduleRoutes);
+  .route("/schedules", scheduleRoutes)
+  .route("/settings", settingsRoutes);
 
 export const app = new Hono<AppEnv>()
   .route("/api", api)

@@ -40,6 +40,8 @@ export const errorStatus = {
   invalid_timezone: 400,
   target_chat_deleted: 409,
   schedule_limit_reached: 409,
+  // Users' own model keys (worker/routes/settings.ts).
+  encryption_unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;

@@ -1,18 +1,34 @@
 /**
  * The provider's HTTP routes (PROTOCOL.md), matched by method and path pattern. Used by server.ts
  * after authentication. Handlers validate input, call the sandbox store, run manager, files or
- * exec modules, and either respond or throw `ApiError`; they never touch process-wide state.
+ * exec modules, and either respond or throw `ApiError`; they never touch process-wide state. Every
+ * route that names an existing sandbox counts as a use of it (it wakes a stopped one).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { JailContext } from "./agent-process.ts";
 import { streamEvents } from "./events.ts";
 import { runExec } from "./exec.ts";
 import { listDir, MAX_FILE_BYTES, readWorkspaceFile, resolveInWorkspace, writeWorkspaceFile } from "./files.ts";
 import { ApiError, readBody, readJsonObject, sendEmpty, sendJson } from "./http.ts";
+import type { ResourceMonitor } from "./monitor.ts";
 import type { RunManager } from "./runs.ts";
 import type { SandboxStore } from "./sandboxes.ts";
 import { checkId, parseAfter, parseExec, parseInput, parseStartRun } from "./validate.ts";
 
-export type RouteContext = { store: SandboxStore; runs: RunManager; heartbeatMs: number };
+export type RouteContext = {
+  store: SandboxStore;
+  runs: RunManager;
+  monitor: ResourceMonitor;
+  jail: Omit<JailContext, "sandbox">;
+  heartbeatMs: number;
+  /** The `GET /v1/capabilities` body. */
+  capabilities: Record<string, unknown>;
+  touch(sandboxId: string): void;
+  /** Kills everything the sandbox still runs. */
+  stopSandbox(sandboxId: string): Promise<void>;
+  /** Drops what is remembered about a deleted sandbox. */
+  forget(sandboxId: string): void;
+};
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void> | void;
 
@@ -30,8 +46,11 @@ export function buildRoutes(ctx: RouteContext): Route[] {
       throw new ApiError(400, "invalid_id", `${what} must match ^[A-Za-z0-9_-]{1,100}$`);
     }
   };
-  const sandboxOf = (rawId: string) => {
+  /** The named sandbox; using it (`wake`, all but a plain GET) restarts its idle clock. */
+  const sandboxOf = (rawId: string, wake = true) => {
     const id = decode(rawId, "sandboxId");
+    if (!store.get(id)) throw new ApiError(404, "sandbox_not_found", `no sandbox ${id}`);
+    if (wake) ctx.touch(id);
     const sandbox = store.get(id);
     if (!sandbox) throw new ApiError(404, "sandbox_not_found", `no sandbox ${id}`);
     return { id, sandbox, paths: store.paths(id) };
@@ -47,26 +66,23 @@ export function buildRoutes(ctx: RouteContext): Route[] {
 
   return [
     route("GET", "/v1/capabilities", (_req, res) => {
-      sendJson(res, 200, {
-        name: "reference",
-        version: "1",
-        capabilities: { agent: true, permissions: true, exec: true, files: true, resume: true },
-      });
+      sendJson(res, 200, ctx.capabilities);
     }),
 
     route("PUT", "/v1/sandboxes/:id", async (req, res, [raw = ""]) => {
       const id = decode(raw, "sandboxId");
       await readJsonObject(req);
-      const { created, sandbox } = store.create(id);
-      sendJson(res, created ? 201 : 200, sandbox);
+      const { created } = store.create(id);
+      ctx.touch(id);
+      sendJson(res, created ? 201 : 200, store.get(id));
     }),
     route("GET", "/v1/sandboxes/:id", (_req, res, [raw = ""]) => {
-      sendJson(res, 200, sandboxOf(raw).sandbox);
+      sendJson(res, 200, sandboxOf(raw, false).sandbox);
     }),
     route("DELETE", "/v1/sandboxes/:id", async (_req, res, [raw = ""]) => {
       const { id } = sandboxOf(raw);
-      await runs.stopAll(id);
-      runs.forget(id);
+      await ctx.stopSandbox(id);
+      ctx.forget(id);
       await store.remove(id);
       sendEmpty(res, 204);
     }),
@@ -103,8 +119,19 @@ export function buildRoutes(ctx: RouteContext): Route[] {
     }),
 
     route("POST", "/v1/sandboxes/:id/exec", async (req, res, [raw = ""]) => {
-      const { paths } = sandboxOf(raw);
-      runExec(res, paths, parseExec(await readJsonObject(req)));
+      const { id, paths } = sandboxOf(raw);
+      const input = parseExec(await readJsonObject(req));
+      runExec(
+        res,
+        {
+          ...ctx.jail,
+          sandbox: { paths, uid: store.uidOf(id) },
+          sandboxId: id,
+          monitor: ctx.monitor,
+          diskDirs: [paths.workspace, paths.home, paths.tmp],
+        },
+        input,
+      );
     }),
 
     route("GET", "/v1/sandboxes/:id/files", (_req, res, [raw = ""], url) => {
@@ -119,11 +146,12 @@ export function buildRoutes(ctx: RouteContext): Route[] {
       res.end(content);
     }),
     route("PUT", "/v1/sandboxes/:id/files/content", async (req, res, [raw = ""], url) => {
-      const { paths } = sandboxOf(raw);
+      const { id, paths } = sandboxOf(raw);
       const path = pathOf(url);
       // Check the path before accepting up to 10 MiB of body for it.
       resolveInWorkspace(paths.workspace, path);
-      writeWorkspaceFile(paths.workspace, path, await readBody(req, MAX_FILE_BYTES, "file_too_large"));
+      const body = await readBody(req, MAX_FILE_BYTES, "file_too_large");
+      writeWorkspaceFile(paths.workspace, path, body, store.uidOf(id));
       sendEmpty(res, 204);
     }),
   ];

@@ -5,11 +5,22 @@
  * loses or doubles a record; readers get the exact bytes that were written.
  */
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
+import type { Usage } from "./usage.ts";
+
+/** Why a run was ended by the provider (a limit), with a stable code. */
+export type RunError = { code: string; message: string };
 
 export type RecordBody =
   | { type: "agent"; data: unknown }
   | { type: "stderr"; text: string }
-  | { type: "exit"; exitCode: number | null; signal: string | null; cancelled: boolean };
+  | {
+      type: "exit";
+      exitCode: number | null;
+      signal: string | null;
+      cancelled: boolean;
+      usage: Usage | null;
+      error?: RunError;
+    };
 
 type Listener = (line: string, offset: number, isExit: boolean) => void;
 

@@ -1,8 +1,10 @@
 /**
- * The run manager: starts Claude Code runs in a sandbox, turns their output into run-log records,
- * answers permission prompts, cancels, and recovers runs a previous provider process left behind.
- * Invariants: at most one live run per sandbox; every run's log ends with exactly one exit record;
- * run metadata (`<runs>/<runId>.json`) is on disk so GET run and idempotency survive a restart.
+ * The run manager: starts Claude Code runs in a sandbox's jail, turns their output into run-log
+ * records, answers permission prompts, cancels, ends runs that break a limit, and recovers runs a
+ * previous provider process left behind. Invariants: at most one live run per sandbox; every run's
+ * log ends with exactly one exit record (with the run's relayed token usage); run metadata
+ * (`<runs>/<runId>.json`) is on disk so GET run and idempotency survive a restart; a run's relay
+ * token dies with the run, and the model key it stood for is never written anywhere.
  */
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -10,8 +12,13 @@ import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from
 import { join } from "node:path";
 import { type AgentConfig, killGroup, lineSplitter, spawnAgent, userLine } from "./agent-process.ts";
 import { ApiError } from "./http.ts";
-import { RunLog } from "./run-log.ts";
+import type { Isolation } from "./jail.ts";
+import type { SandboxLimits } from "./limits.ts";
+import type { LimitBreach, ResourceMonitor } from "./monitor.ts";
+import type { ModelRelay } from "./relay.ts";
+import { type RunError, RunLog } from "./run-log.ts";
 import type { SandboxStore } from "./sandboxes.ts";
+import type { Usage } from "./usage.ts";
 import type { PermissionInput, StartRunInput } from "./validate.ts";
 
 export type RunMeta = {
@@ -22,6 +29,10 @@ export type RunMeta = {
   status: "running" | "exited";
   exitCode: number | null;
   pid: number | null;
+  /** Set when the run has ended: tokens relayed for it (null when its usage was lost in a restart). */
+  usage?: Usage | null;
+  /** Set when a limit ended the run. */
+  error?: RunError | null;
 };
 
 export type RunView = {
@@ -30,9 +41,17 @@ export type RunView = {
   status: "running" | "exited";
   exitCode: number | null;
   records: number;
+  usage: Usage | null;
+  error?: RunError;
 };
 
-export type RunManagerOptions = AgentConfig & { cancelGraceMs: number };
+export type RunManagerOptions = AgentConfig & {
+  cancelGraceMs: number;
+  isolation: Isolation;
+  limits: SandboxLimits;
+  relay: ModelRelay;
+  monitor: ResourceMonitor;
+};
 
 const STDERR_CHUNK = 4096;
 
@@ -43,6 +62,11 @@ class Run {
   child: ChildProcessWithoutNullStreams | null = null;
   readonly pending = new Map<string, unknown>();
   cancelled = false;
+  /** Live token usage from the relay while the run lives. */
+  usage: Usage | null = null;
+  breach: LimitBreach | null = null;
+  /** Run once, just before the exit record: revoke the relay token, stop watching limits. */
+  readonly cleanups: Array<() => void> = [];
   finished: Promise<void>;
   private resolveFinished: () => void = () => {};
 
@@ -63,16 +87,29 @@ class Run {
   }
 
   view(): RunView {
-    const { runId, sessionId, status, exitCode } = this.meta;
-    return { runId, sessionId, status, exitCode, records: this.log.records };
+    const { runId, sessionId, status, exitCode, error } = this.meta;
+    const usage = status === "running" ? (this.usage ? { ...this.usage } : null) : (this.meta.usage ?? null);
+    return { runId, sessionId, status, exitCode, records: this.log.records, usage, ...(error ? { error } : {}) };
   }
 
   /** Appends the exit record (once), marks the run exited on disk and wakes waiters. */
   finish(exitCode: number | null, signal: string | null): void {
     if (this.meta.status === "exited") return;
-    if (!this.log.hasExited) this.log.append({ type: "exit", exitCode, signal, cancelled: this.cancelled });
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    const usage = this.usage ? { ...this.usage } : null;
+    const error = this.breach ? { code: this.breach.code, message: this.breach.message } : null;
+    if (!this.log.hasExited) {
+      this.log.append({
+        type: "exit",
+        exitCode,
+        signal,
+        cancelled: this.cancelled,
+        usage,
+        ...(error ? { error } : {}),
+      });
+    }
     this.pending.clear();
-    this.meta = { ...this.meta, status: "exited", exitCode };
+    this.meta = { ...this.meta, status: "exited", exitCode, usage, error };
     try {
       this.saveMeta();
     } catch {
@@ -175,6 +212,14 @@ export class RunManager {
       return { created: false, body: { runId, sessionId, status: existing.meta.status } };
     }
     if (state.active) throw new ApiError(409, "run_in_progress", `run ${state.active.meta.runId} is still running`);
+    const grant = this.options.relay.grant(input.modelKey);
+    if (!grant) {
+      throw new ApiError(
+        400,
+        "model_key_missing",
+        "no model key: the run request carries none and the provider has no ANTHROPIC_API_KEY",
+      );
+    }
 
     const paths = this.store.paths(sandboxId);
     const sessionId = input.sessionId ?? randomUUID();
@@ -188,6 +233,8 @@ export class RunManager {
       pid: null,
     };
     const run = new Run(paths.runs, meta);
+    run.usage = grant.usage;
+    run.cleanups.push(() => this.options.relay.revoke(grant.token));
     state.runs.set(meta.runId, run);
     state.byKey.set(input.idempotencyKey, run);
     state.active = run;
@@ -195,21 +242,45 @@ export class RunManager {
       if (state.active === run) state.active = null;
     });
 
-    const child = spawnAgent(this.options, {
-      prompt: input.prompt,
-      model: input.model,
-      permissionMode: input.permissionMode,
-      session: { kind: input.sessionId ? "resume" : "new", id: sessionId },
-      workspace: paths.workspace,
-      home: paths.home,
-    });
+    const { isolation, limits } = this.options;
+    const child = spawnAgent(
+      { isolation, limits, sandbox: { paths, uid: this.store.uidOf(sandboxId) } },
+      this.options,
+      {
+        model: input.model,
+        permissionMode: input.permissionMode,
+        session: { kind: input.sessionId ? "resume" : "new", id: sessionId },
+        relayUrl: this.options.relay.url,
+        relayToken: grant.token,
+      },
+    );
     run.child = child;
     run.meta = { ...run.meta, pid: child.pid ?? null };
     run.saveMeta();
     this.wire(run, child);
+    if (child.pid !== undefined) this.watchLimits(sandboxId, run, child.pid);
     child.stdin.on("error", () => {});
     child.stdin.write(userLine(input.prompt));
     return { created: true, body: { runId: meta.runId, sessionId, status: "running" } };
+  }
+
+  /** Ends the run's whole jail when its sandbox breaks a limit; the exit record carries the code. */
+  private watchLimits(sandboxId: string, run: Run, pid: number): void {
+    const paths = this.store.paths(sandboxId);
+    const unwatch = this.options.monitor.watch({
+      sandboxId,
+      pid,
+      limits: this.options.limits,
+      dirs: [paths.workspace, paths.home, paths.tmp],
+      onBreach: (breach) => {
+        if (run.meta.status === "exited") return;
+        run.breach = breach;
+        if (!run.log.hasExited)
+          run.log.append({ type: "stderr", text: `run stopped: the sandbox ${breach.message}\n` });
+        killGroup(pid);
+      },
+    });
+    run.cleanups.push(unwatch);
   }
 
   private wire(run: Run, child: ChildProcessWithoutNullStreams): void {
@@ -341,6 +412,10 @@ export class RunManager {
       killGroup(run.child?.pid);
     }
     await Promise.all(live.map((r) => r.finished));
+  }
+
+  hasLive(sandboxId: string): boolean {
+    return (this.sandboxes.get(sandboxId)?.active ?? null) !== null;
   }
 
   forget(sandboxId: string): void {

@@ -33,7 +33,12 @@ export type StartRunInput = {
   permissionMode: PermissionMode;
   sessionId: string | null;
   idempotencyKey: string;
+  /** The user's own model API key for this run only; null uses the provider's. Never stored or logged. */
+  modelKey: string | null;
 };
+
+/** Printable ASCII without spaces: what an HTTP header value can carry as is. */
+const HEADER_SAFE = /^[\x21-\x7e]{8,1000}$/;
 
 export function parseStartRun(body: Record<string, unknown>): StartRunInput {
   const prompt = string(body, "prompt", 1, 200_000);
@@ -48,7 +53,15 @@ export function parseStartRun(body: Record<string, unknown>): StartRunInput {
     sessionId = body.sessionId.toLowerCase();
   }
   const idempotencyKey = string(body, "idempotencyKey", 1, 100);
-  return { prompt, model, permissionMode: mode as PermissionMode, sessionId, idempotencyKey };
+  let modelKey: string | null = null;
+  if (body.modelKey !== undefined && body.modelKey !== null) {
+    // The message never quotes the value: it is a secret.
+    if (typeof body.modelKey !== "string" || !HEADER_SAFE.test(body.modelKey)) {
+      throw invalid("modelKey must be 8..1000 printable ASCII characters without spaces");
+    }
+    modelKey = body.modelKey;
+  }
+  return { prompt, model, permissionMode: mode as PermissionMode, sessionId, idempotencyKey, modelKey };
 }
 
 export type PermissionInput = { requestId: string; decision: "allow" | "deny"; message: string | null };

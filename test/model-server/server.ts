@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { assistantsAfter, findMarker, lastUserText, readMessages, textBlocks } from "./conversation.ts";
 import { demoTurn } from "./demo.ts";
-import { errorBody, replyMessage, streamTurn, type Turn } from "./sse.ts";
+import { errorBody, replyMessage, replyUsage, streamTurn, type Turn } from "./sse.ts";
 
 export type { Turn } from "./sse.ts";
 
@@ -21,6 +21,10 @@ export type RecordedRequest = {
   transcript: string[];
   turn: number;
   at: number;
+  /** The credential the request carried (`x-api-key`, else a bearer token): what the relay swapped in. */
+  apiKey: string | null;
+  /** The usage this server streamed back for a complete reply (null for errors, stalls and drops). */
+  usage: { input: number; output: number } | null;
 };
 
 export type ModelServerOptions = { port?: number; host?: string; log?: (line: string) => void };
@@ -29,6 +33,13 @@ export type ModelServer = { url: string; port: number; close(): Promise<void> };
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function apiKeyOf(req: IncomingMessage): string | null {
+  const key = req.headers["x-api-key"];
+  if (typeof key === "string") return key;
+  const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+  return auth?.[1] ?? null;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -83,6 +94,9 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
     let turn: Turn;
     if (marker) {
       const index = assistantsAfter(messages, marker.messageIndex);
+      turn = scripts.get(marker.scriptId)?.[index] ?? {
+        blocks: [{ type: "text", text: `script ${marker.scriptId} has no more turns` }],
+      };
       const list = requests.get(marker.scriptId) ?? [];
       list.push({
         model,
@@ -92,11 +106,10 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
         transcript: messages.flatMap((m) => textBlocks(m)),
         turn: index,
         at: Date.now(),
+        apiKey: apiKeyOf(req),
+        usage: "blocks" in turn && !("dropAfterChunks" in turn) ? replyUsage(turn) : null,
       });
       requests.set(marker.scriptId, list);
-      turn = scripts.get(marker.scriptId)?.[index] ?? {
-        blocks: [{ type: "text", text: `script ${marker.scriptId} has no more turns` }],
-      };
     } else {
       turn = demoTurn(messages);
     }

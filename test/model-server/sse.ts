@@ -46,17 +46,35 @@ function messageStart(model: string): SseEvent {
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: { input_tokens: 10, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+        usage: {
+          input_tokens: INPUT_TOKENS,
+          output_tokens: 1,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+        },
       },
     },
   };
+}
+
+/** Input tokens every scripted reply reports. */
+export const INPUT_TOKENS = 10;
+
+/** The usage a complete streamed reply reports: its message_start input and its final output count. */
+export function replyUsage(turn: ReplyTurn): { input: number; output: number } {
+  let output = 0;
+  for (const block of turn.blocks) {
+    if (block.type === "text") output += Math.ceil(block.text.length / 4);
+    else if (block.type === "thinking") output += Math.ceil(block.thinking.length / 4);
+    else output += Math.ceil(JSON.stringify(block.input ?? {}).length / 4);
+  }
+  return { input: INPUT_TOKENS, output: Math.max(1, output) };
 }
 
 /** The full event list of one reply: message_start, each block, message_delta, message_stop. */
 export function replyEvents(model: string, turn: ReplyTurn): SseEvent[] {
   const size = Math.max(1, turn.chunkSize ?? 16);
   const events: SseEvent[] = [messageStart(model)];
-  let outputTokens = 0;
   turn.blocks.forEach((block, index) => {
     const delta = (d: Record<string, unknown>): SseEvent => ({
       event: "content_block_delta",
@@ -68,7 +86,6 @@ export function replyEvents(model: string, turn: ReplyTurn): SseEvent[] {
         data: { type: "content_block_start", index, content_block: { type: "text", text: "" } },
       });
       for (const c of chunks(block.text, size)) events.push(delta({ type: "text_delta", text: c }));
-      outputTokens += Math.ceil(block.text.length / 4);
     } else if (block.type === "thinking") {
       events.push({
         event: "content_block_start",
@@ -76,7 +93,6 @@ export function replyEvents(model: string, turn: ReplyTurn): SseEvent[] {
       });
       for (const c of chunks(block.thinking, size)) events.push(delta({ type: "thinking_delta", thinking: c }));
       events.push(delta({ type: "signature_delta", signature: `sig_${randomUUID()}` }));
-      outputTokens += Math.ceil(block.thinking.length / 4);
     } else {
       const json = JSON.stringify(block.input ?? {});
       events.push({
@@ -93,7 +109,6 @@ export function replyEvents(model: string, turn: ReplyTurn): SseEvent[] {
         },
       });
       for (const c of chunks(json, size)) events.push(delta({ type: "input_json_delta", partial_json: c }));
-      outputTokens += Math.ceil(json.length / 4);
     }
     events.push({ event: "content_block_stop", data: { type: "content_block_stop", index } });
   });
@@ -103,7 +118,7 @@ export function replyEvents(model: string, turn: ReplyTurn): SseEvent[] {
     data: {
       type: "message_delta",
       delta: { stop_reason: turn.stopReason ?? (hasTool ? "tool_use" : "end_turn"), stop_sequence: null },
-      usage: { output_tokens: Math.max(1, outputTokens) },
+      usage: { output_tokens: replyUsage(turn).output },
     },
   });
   events.push({ event: "message_stop", data: { type: "message_stop" } });

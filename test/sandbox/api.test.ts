@@ -5,8 +5,10 @@
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServers, type TestServers } from "../support/servers.ts";
+import { DEFAULT_LIMITS } from "../../sandbox/src/limits.ts";
+import { startTestServers, type TestServers, testIsolation } from "../support/servers.ts";
 import { type Client, makeClient, uid } from "./client.ts";
+import { hostProcessWith } from "./host.ts";
 
 let servers: TestServers;
 let api: Client;
@@ -50,13 +52,33 @@ describe("auth", () => {
     }
   });
 
-  it("serves capabilities with the right token", async () => {
+  it("serves capabilities with the right token, naming its isolation boundary and limits", async () => {
     const res = await api.call("GET", "/v1/capabilities");
     expect(res.status).toBe(200);
     expect(res.json).toEqual({
       name: "reference",
       version: "1",
-      capabilities: { agent: true, permissions: true, exec: true, files: true, resume: true },
+      capabilities: {
+        agent: true,
+        permissions: true,
+        exec: true,
+        files: true,
+        resume: true,
+        userModelKey: true,
+        serviceModelKey: true,
+        usage: true,
+      },
+      isolation:
+        testIsolation() === "none"
+          ? { kind: "none" }
+          : {
+              kind: "bubblewrap",
+              version: expect.stringMatching(/^\d+\.\d+/),
+              namespaces: ["user", "mount", "pid", "ipc", "uts", "cgroup"],
+              uidPerSandbox: process.getuid?.() === 0,
+              network: "shared",
+            },
+      limits: DEFAULT_LIMITS,
     });
   });
 });
@@ -163,7 +185,9 @@ describe("exec", () => {
       .filter((l) => l.type === "stderr")
       .map((l) => l.data)
       .join("");
-    expect(stdout).toBe(`one\n${join(servers.sandboxRoot, id, "workspace")}\n`);
+    // Inside the boundary the workspace is /workspace; without it, the host path.
+    const cwd = testIsolation() === "none" ? join(servers.sandboxRoot, id, "workspace") : "/workspace";
+    expect(stdout).toBe(`one\n${cwd}\n`);
     expect(stderr).toBe("two\n");
     expect(lines.at(-1)).toEqual({ type: "exit", exitCode: 7, timedOut: false });
     expect(existsSync(join(servers.sandboxRoot, id, "workspace", "exec.txt"))).toBe(true);
@@ -203,8 +227,8 @@ describe("exec", () => {
     const lines = execLines(res.text);
     expect(lines[0]).toEqual({ type: "stdout", data: "started\n" });
     expect(lines.at(-1)).toEqual({ type: "exit", exitCode: null, timedOut: true });
-    const ps = await api.call("POST", `/v1/sandboxes/${id}/exec`, { command: "ps -eo args" });
-    expect(ps.text).not.toContain(marker);
+    // Looked for on the host: a new exec has a PID namespace of its own and could not see it.
+    expect(hostProcessWith(marker)).toBe(false);
   });
 
   it("rejects bad exec bodies", async () => {

@@ -3,7 +3,7 @@
  * tests: JSON calls, registering scripts, and reading a run's NDJSON event stream (whole, or until
  * a condition holds, which then drops the connection like a reader that went away).
  */
-import type { Turn } from "../model-server/server.ts";
+import type { RecordedRequest, Turn } from "../model-server/server.ts";
 
 /** Response JSON as the tests inspect it: loosely, with `expect` doing the checking. */
 // biome-ignore lint/suspicious/noExplicitAny: assertions, not types, check test-side JSON.
@@ -41,10 +41,7 @@ export function makeClient(sandboxUrl: string, token: string, modelUrl: string) 
     if (res.status !== 201) throw new Error(`script registration failed: ${res.status}`);
   }
 
-  async function modelRequests(id: string): Promise<{
-    count: number;
-    requests: Array<{ model: string; lastUserText: string; messages: number; roles: string[]; turn: number }>;
-  }> {
+  async function modelRequests(id: string): Promise<{ count: number; requests: RecordedRequest[] }> {
     const res = await fetch(`${modelUrl}/__requests?script=${encodeURIComponent(id)}`);
     return (await res.json()) as Loose;
   }

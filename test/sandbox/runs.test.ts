@@ -3,12 +3,13 @@
  * model server: tool use with real effects, exactly-once resumable streams, session continuation,
  * idempotency, one run at a time, permission prompts, cancel, CLI failures and provider restarts.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSandboxServer } from "../../sandbox/src/server.ts";
-import { claudeBin, startTestServers, type TestServers } from "../support/servers.ts";
+import { claudeBin, startTestServers, type TestServers, testIsolation, testUids } from "../support/servers.ts";
 import { agentData, type Client, exitOf, makeClient, type Rec, resultOf, uid } from "./client.ts";
+import { hostProcessWith } from "./host.ts";
 
 let servers: TestServers;
 let api: Client;
@@ -57,19 +58,6 @@ function workspace(sandboxId: string): string {
   return join(servers.sandboxRoot, sandboxId, "workspace");
 }
 
-/** True when some live process's command line contains `needle`. */
-function processWith(needle: string): boolean {
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle)) return true;
-    } catch {
-      // Gone while looking.
-    }
-  }
-  return false;
-}
-
 describe("a full run", () => {
   it("streams text, thinking and a real Bash tool use, then the exit record", async () => {
     const sid = await newSandbox();
@@ -91,7 +79,24 @@ describe("a full run", () => {
     const { runId, sessionId } = await startRun(sid, { prompt: `Make a file [script:${script}]` });
     const recs = await api.records(sid, runId);
     expectContiguous(recs);
-    expect(exitOf(recs)).toEqual({ offset: recs.length, type: "exit", exitCode: 0, signal: null, cancelled: false });
+    // The exit record carries what the relay counted: exactly the usage the model server streamed.
+    const requests = await api.modelRequests(script);
+    const usage = {
+      requests: 2,
+      inputTokens: requests.requests.reduce((n, r) => n + (r.usage?.input ?? 0), 0),
+      outputTokens: requests.requests.reduce((n, r) => n + (r.usage?.output ?? 0), 0),
+      cacheCreationInputTokens: 0,
+      cacheReadInputTokens: 0,
+    };
+    expect(usage.outputTokens).toBeGreaterThan(2);
+    expect(exitOf(recs)).toEqual({
+      offset: recs.length,
+      type: "exit",
+      exitCode: 0,
+      signal: null,
+      cancelled: false,
+      usage,
+    });
     const data = agentData(recs);
     expect(data[0]).toMatchObject({ type: "system", subtype: "init", session_id: sessionId });
     const deltas = data.filter((d) => d.type === "stream_event").map((d) => d.event.delta?.type);
@@ -108,9 +113,10 @@ describe("a full run", () => {
     expect(readFileSync(join(workspace(sid), "made.txt"), "utf8")).toBe("hi\n");
 
     const run = await api.call("GET", `/v1/sandboxes/${sid}/runs/${runId}`);
-    expect(run.json).toEqual({ runId, sessionId, status: "exited", exitCode: 0, records: recs.length });
-    const requests = await api.modelRequests(script);
+    expect(run.json).toEqual({ runId, sessionId, status: "exited", exitCode: 0, records: recs.length, usage });
     expect(requests.requests.map((r) => r.turn)).toEqual([0, 1]);
+    // The model saw the service key, swapped in by the relay for the run's token.
+    expect(requests.requests.map((r) => r.apiKey)).toEqual(["test-key", "test-key"]);
     expect(requests.requests[0]).toMatchObject({
       model: "claude-test",
       lastUserText: `Make a file [script:${script}]`,
@@ -302,7 +308,7 @@ describe("cancel", () => {
       { blocks: [{ type: "text", text: "should not be reached" }] },
     ]);
     const { runId } = await startRun(sid, { prompt: `[script:${script}]` });
-    await api.events(sid, runId, 0, () => processWith(`/dev/null; echo ${marker}`));
+    await api.events(sid, runId, 0, () => hostProcessWith(`/dev/null; echo ${marker}`));
     const started = Date.now();
     const res = await api.call("POST", `/v1/sandboxes/${sid}/runs/${runId}/cancel`);
     expect(res.status).toBe(202);
@@ -311,7 +317,7 @@ describe("cancel", () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expectContiguous(recs);
     expect(exitOf(recs)).toMatchObject({ type: "exit", cancelled: true });
-    expect(processWith(`/dev/null; echo ${marker}`)).toBe(false);
+    expect(hostProcessWith(`/dev/null; echo ${marker}`)).toBe(false);
     expect(existsSync(join(workspace(sid), "never.txt"))).toBe(false);
     expect((await api.call("GET", `/v1/sandboxes/${sid}/runs/${runId}`)).json.status).toBe("exited");
     const again = await api.call("POST", `/v1/sandboxes/${sid}/runs/${runId}/cancel`);
@@ -362,7 +368,7 @@ describe("cancel", () => {
     expect(late.status).toBe(200);
     expect(late.json).toMatchObject({ runId: first.json.runId, status: "exited" });
     expect(await api.records(sid, first.json.runId)).toEqual([
-      { offset: 1, type: "exit", exitCode: null, signal: null, cancelled: true },
+      { offset: 1, type: "exit", exitCode: null, signal: null, cancelled: true, usage: null },
     ]);
     expect((await api.call("POST", `/v1/sandboxes/nope-${uid("x")}/runs/by-key/${early}/cancel`)).status).toBe(404);
   });
@@ -443,6 +449,9 @@ describe("provider restart", () => {
       anthropicBaseUrl: servers.modelUrl,
       anthropicApiKey: "test-key",
       maxRetries: 0,
+      isolation: testIsolation(),
+      uids: testUids(),
+      log: () => {},
     };
     const one = await startSandboxServer(options);
     const client1 = makeClient(one.url, servers.sandboxToken, servers.modelUrl);
@@ -490,7 +499,14 @@ describe("provider restart", () => {
       expect(again.json.runId).toBe(started.json.runId);
       const lost = await client2.records(sid, lostId);
       expectContiguous(lost);
-      expect(lost.at(-1)).toEqual({ offset: 3, type: "exit", exitCode: null, signal: null, cancelled: false });
+      expect(lost.at(-1)).toEqual({
+        offset: 3,
+        type: "exit",
+        exitCode: null,
+        signal: null,
+        cancelled: false,
+        usage: null,
+      });
       expect((await client2.call("GET", `/v1/sandboxes/${sid}/runs/${lostId}`)).json.status).toBe("exited");
     } finally {
       await two.close();

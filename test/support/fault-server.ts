@@ -5,8 +5,9 @@
  * connections (a dead provider) and `/up` lets them through again. A rule for the next request
  * whose `METHOD path` matches a pattern: `POST /__admin/<key>/hold?match=RE&ms=N` lets the provider
  * act on it but holds its answer for N ms, `/lose?match=RE` lets the provider act on it and then
- * cuts the connection instead of answering; `GET /__admin/<key>/held` answers once such a request
- * has reached the provider. `/status500/...` answers every request with a 500 and `/garbage/...`
+ * cuts the connection instead of answering, `/answer?match=RE` answers it with the request's own
+ * JSON body (200) without asking the provider; `GET /__admin/<key>/held` answers once such a
+ * request has reached the provider. `/status500/...` answers every request with a 500 and `/garbage/...`
  * with JSON that does not match the protocol: failures the real provider cannot be made to produce
  * on demand. Keys keep concurrent tests apart.
  */
@@ -15,7 +16,7 @@ import type { Socket } from "node:net";
 
 export type FaultServer = { url: string; close(): Promise<void> };
 
-type Rule = { match: RegExp; action: "hold" | "lose"; ms: number };
+type Rule = { match: RegExp; action: "hold" | "lose" | "answer"; ms: number; body?: string };
 
 export async function startFaultServer(target: string): Promise<FaultServer> {
   const open = new Map<string, Set<Socket>>();
@@ -52,6 +53,11 @@ export async function startFaultServer(target: string): Promise<FaultServer> {
     res.once("finish", done);
     res.once("close", done);
     const rule = takeRule(key, req.method ?? "GET", rest);
+    if (rule?.action === "answer") {
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json" }).end(rule.body ?? "{}");
+      return;
+    }
     const upstream = httpRequest(
       { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: rest, headers: req.headers },
       (up) => {
@@ -75,12 +81,29 @@ export async function startFaultServer(target: string): Promise<FaultServer> {
 
   const server = createServer((req, res) => {
     const url = req.url ?? "/";
-    const ruleAdmin = /^\/__admin\/([\w-]+)\/(hold|lose|held)(\?.*)?$/.exec(url);
+    const ruleAdmin = /^\/__admin\/([\w-]+)\/(hold|lose|answer|held)(\?.*)?$/.exec(url);
     if (ruleAdmin?.[1] && ruleAdmin[2]) {
       const key = ruleAdmin[1];
       const params = new URLSearchParams(ruleAdmin[3]?.slice(1) ?? "");
+      const action = ruleAdmin[2];
+      if (action === "answer") {
+        const parts: Buffer[] = [];
+        req.on("data", (chunk: Buffer) => parts.push(chunk));
+        req.on("end", () => {
+          const list = rules.get(key) ?? [];
+          list.push({
+            match: new RegExp(params.get("match") ?? "^$"),
+            action,
+            ms: 0,
+            body: Buffer.concat(parts).toString(),
+          });
+          rules.set(key, list);
+          res.writeHead(204).end();
+        });
+        return;
+      }
       req.resume();
-      if (ruleAdmin[2] === "held") {
+      if (action === "held") {
         const reply = () =>
           res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ taken: taken.get(key) }));
         if ((taken.get(key) ?? 0) > 0) return reply();

@@ -149,6 +149,42 @@ describe("JSON calls", () => {
     expect(JSON.parse(seen[1]?.body ?? "")).toEqual({ ...input, sessionId: "s1" });
   });
 
+  it("sends the user's model key in the run request only when there is one", async () => {
+    handler = (_req, res) => sendJson(res, 201, { runId: "run1", sessionId: "s1", status: "running" });
+    const input = { prompt: "hi", model: "m", permissionMode: "default" as const, idempotencyKey: "k1" };
+    await provider().startRun("chat1", { ...input, modelKey: "sk-ant-user-key-1234" });
+    await provider().startRun("chat1", input);
+    expect(JSON.parse(seen[0]?.body ?? "")).toEqual({ ...input, modelKey: "sk-ant-user-key-1234" });
+    expect(JSON.parse(seen[1]?.body ?? "")).not.toHaveProperty("modelKey");
+  });
+
+  it("reads the model-key, usage and isolation capabilities, and passes model_key_missing through", async () => {
+    const capabilities = {
+      agent: true,
+      permissions: true,
+      exec: true,
+      files: true,
+      resume: true,
+      userModelKey: true,
+      serviceModelKey: false,
+      usage: true,
+    };
+    handler = (_req, res) =>
+      sendJson(res, 200, { name: "reference", version: "1", capabilities, isolation: { kind: "bubblewrap", x: 1 } });
+    expect(await provider().capabilities()).toEqual({
+      name: "reference",
+      version: "1",
+      capabilities,
+      isolation: { kind: "bubblewrap" },
+    });
+    handler = (_req, res) => sendJson(res, 400, { error: { code: "model_key_missing", message: "no model key" } });
+    const input = { prompt: "hi", model: "m", permissionMode: "default" as const, idempotencyKey: "k2" };
+    expect(await caught(provider().startRun("chat1", input))).toMatchObject({
+      code: "model_key_missing",
+      retryable: false,
+    });
+  });
+
   it("sends permission answers, cancels, lists files", async () => {
     handler = (req, res) => {
       if (req.url?.endsWith("/input")) return sendJson(res, 202, {});
@@ -324,6 +360,26 @@ describe("readRunEvents", () => {
       { offset: 5, type: "exit", exitCode: 0, signal: null, cancelled: false },
     ] satisfies ProviderRecord[]);
     expect(seen[0]?.url).toBe("/v1/sandboxes/chat1/runs/run1/events?after=2");
+  });
+
+  it("reads the usage and the limit error of an exit record", async () => {
+    const usage = {
+      requests: 2,
+      inputTokens: 20,
+      outputTokens: 9,
+      cacheCreationInputTokens: 0,
+      cacheReadInputTokens: 4,
+    };
+    const error = { code: "memory_limit", message: "used more than 512 MiB of memory" };
+    handler = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/x-ndjson" });
+      res.end(
+        `${JSON.stringify({ offset: 1, type: "exit", exitCode: null, signal: "SIGKILL", cancelled: false, usage, error })}\n`,
+      );
+    };
+    expect(await collect(provider().readRunEvents("chat1", "run1", 0))).toEqual([
+      { offset: 1, type: "exit", exitCode: null, signal: "SIGKILL", cancelled: false, usage, error },
+    ]);
   });
 
   it("reassembles lines and multi-byte characters split across chunks", async () => {

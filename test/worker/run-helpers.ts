@@ -35,6 +35,8 @@ export async function script(turns: Turn[]): Promise<{ id: string; marker: strin
 
 export type ModelRequest = {
   model: string;
+  /** The credential the request carried (what the provider's relay swapped in). */
+  apiKey: string | null;
   lastUserText: string;
   messages: number;
   transcript: string[];
@@ -113,11 +115,20 @@ export async function admin(key: string, action: "drop" | "down" | "up"): Promis
 
 /**
  * A rule for the key's next request whose `METHOD path` matches: `hold` lets the provider act on it
- * but answers `ms` later; `lose` lets the provider act on it and then cuts the connection.
+ * but answers `ms` later; `lose` lets the provider act on it and then cuts the connection; `answer`
+ * answers it with `body` (200) without asking the provider.
  */
-export async function faultRule(key: string, action: "hold" | "lose", match: string, ms = 0): Promise<void> {
-  const query = new URLSearchParams({ match, ms: String(ms) });
-  const res = await fetch(`${env.FAULT_URL}/__admin/${key}/${action}?${query}`, { method: "POST" });
+export async function faultRule(
+  key: string,
+  action: "hold" | "lose" | "answer",
+  match: string,
+  options: { ms?: number; body?: unknown } = {},
+): Promise<void> {
+  const query = new URLSearchParams({ match, ms: String(options.ms ?? 0) });
+  const res = await fetch(`${env.FAULT_URL}/__admin/${key}/${action}?${query}`, {
+    method: "POST",
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
   if (res.status !== 204) throw new Error(`fault rule ${action}: ${res.status}`);
 }
 

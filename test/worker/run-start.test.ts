@@ -27,7 +27,7 @@ describe("starting a run", () => {
     const { session, chat, key, watcher } = await proxiedChat();
     const s = await script([{ blocks: [{ type: "text", text: "started once, answered late" }] }]);
     // The provider starts the run; its answer comes after the client's 3 s timeout.
-    await faultRule(key, "hold", START, 4500);
+    await faultRule(key, "hold", START, { ms: 4500 });
     const m = await send(session, chat.id, `${s.marker} go`);
     expect((await watcher.terminalOf(m.assistantMessageId)).kind).toBe("run_completed");
     expect(text(watcher.of(m.assistantMessageId))).toBe("started once, answered late");
@@ -41,7 +41,7 @@ describe("starting a run", () => {
     const long = await script([
       { blocks: [{ type: "text", text: "an answer nobody waits for ".repeat(20) }], chunkSize: 4, delayMs: 200 },
     ]);
-    await faultRule(key, "hold", START, 2500);
+    await faultRule(key, "hold", START, { ms: 2500 });
     const m = await send(session, chat.id, `${long.marker} go`);
     await ruleTaken(key); // the provider has the start request (and starts the agent)
     expect(await json(await api(`/api/chats/${chat.id}/cancel`, { session, method: "POST" }))).toEqual({

@@ -32,6 +32,8 @@ export default defineProject({
           // Deltas wait longer than in production (25 ms), so a test that resets the object at a
           // random moment often finds some waiting: the cursor must never count them as committed.
           COALESCE_WINDOW_MS: "150",
+          // A fixed test key (bytes 0..31) for sealing users' model keys; production sets a secret.
+          ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         },
       },
     })),

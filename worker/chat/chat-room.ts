@@ -9,17 +9,15 @@ import { DurableObject } from "cloudflare:workers";
 import type { EventDraft } from "../protocol/events";
 import type { SandboxProvider } from "../sandbox/provider";
 import { providerFromEnv } from "../sandbox/provider-for-env";
-import { schedulerConfig } from "../scheduler/config";
-import type { RunOutcome } from "../scheduler/run-types";
-import { reportRunOutcome } from "../scheduler/settle";
 import { ChatWriter } from "./chat-writer";
 import { type StreamConfig, streamConfig } from "./config";
 import { EventLog } from "./event-log";
 import type { ListenerAttachment } from "./listener-frames";
 import { acceptListener, CLOSE_CHAT_DELETED, CLOSE_INVALID_FRAME, closeAll, Fanout } from "./listeners";
 import { OutboxDriver } from "./outbox-driver";
+import { ownerModelKey, reportScheduledEnd } from "./run-edges";
 import { type PermissionOutcome, RunEngine, type SendOutcome } from "./run-engine";
-import { SetupError, type Terminal } from "./run-outcome";
+import { SetupError } from "./run-outcome";
 import { type QueueItem, type RunRequest, RunStore } from "./run-store";
 
 /** Headers the Worker sets when it hands a listener's upgrade request to the chat. */
@@ -225,43 +223,15 @@ export class ChatRoom extends DurableObject<Env> {
       oldestWaitingSource: () => this.#writer.oldestWaitingSource,
       status: (messageId) => this.#log.snapshot(messageId)?.snapshot.status,
       provider: () => this.#provider(),
+      modelKey: () => ownerModelKey(this.env, chatId),
       now: () => Date.now(),
       config: this.#config,
       armWatchdog: (at) => this.#ensureAlarm(at),
       ended: (request, terminal) => {
-        if (request.source === "schedule") this.#reportScheduled(request.assistantMessageId, terminal);
+        if (request.source === "schedule") reportScheduledEnd(this.env, this.ctx, request.assistantMessageId, terminal);
       },
     });
     return this.#engine;
-  }
-
-  /**
-   * Tells the scheduler how a scheduled run ended, best effort: if this write is lost, the next
-   * tick settles the run from the message's snapshot in D1.
-   */
-  #reportScheduled(assistantMessageId: string, terminal: Terminal): void {
-    const outcome: RunOutcome = {
-      assistantMessageId,
-      status: terminal.kind === "run_completed" ? "completed" : terminal.kind === "run_failed" ? "failed" : "cancelled",
-      errorCode: terminal.kind === "run_failed" ? terminal.payload.code : null,
-      errorText: terminal.kind === "run_failed" ? terminal.payload.error : null,
-      endedAt: Date.now(),
-    };
-    const reporting = reportRunOutcome(
-      this.env.DB,
-      outcome,
-      schedulerConfig(this.env as unknown as Record<string, unknown>),
-    );
-    this.ctx.waitUntil(
-      reporting.then(
-        () => {},
-        (error: unknown) => {
-          console.warn(
-            JSON.stringify({ msg: "scheduled run outcome not reported", assistantMessageId, error: String(error) }),
-          );
-        },
-      ),
-    );
   }
 
   #provider(): SandboxProvider {

@@ -6,7 +6,7 @@
  * eviction neither loses nor repeats an event. A fresh agent session replaces one that is gone.
  */
 import type { EventDraft } from "../protocol/events";
-import type { PermissionMode, ProviderCapabilities, SandboxProvider } from "../sandbox/provider";
+import type { PermissionMode, ProviderCapabilities, RunUsage, SandboxProvider } from "../sandbox/provider";
 import { ProviderError } from "../sandbox/provider";
 import { type AgentResult, classifyResult, createAgentMapper } from "../sandbox/stream-json";
 import { exitOutcome, failed, failureOutcome, SetupError, type Terminal } from "./run-outcome";
@@ -19,6 +19,11 @@ export type DriverDeps = {
   provider(): SandboxProvider;
   /** The provider's declared capabilities (asked once per object). */
   capabilities(provider: SandboxProvider): Promise<ProviderCapabilities>;
+  /**
+   * The chat owner's own model key, in the clear for this run only (never stored), or null for the
+   * service's key. Throws a `SetupError` when one is stored but cannot be read.
+   */
+  modelKey(): Promise<string | null>;
   now(): number;
   /** Appends drafts through the chat's writer; `source` is the record they come from. */
   emit(drafts: readonly EventDraft[], source?: number | null): void;
@@ -79,6 +84,8 @@ export class RunDriver {
     const provider = this.#d.provider();
     let runKey = active.runKey;
     let runId = active.providerRunId ?? (await this.#bootstrap(provider, active));
+    /** Asked again for a fresh-session restart (a re-attach needs none: the run exists). */
+    const modelKey = async () => (await this.#modelKeyFor(provider, active)) ?? undefined;
     let cursor = active.cursor;
     while (runId !== null && !this.#stopped) {
       const end = await this.#consume(provider, runId, cursor);
@@ -92,24 +99,36 @@ export class RunDriver {
       // The agent was asked to continue a session it no longer has: once, start it afresh.
       this.#freshSession("The agent's earlier session of this chat is gone, so it starts a fresh one");
       runKey = `${active.assistantMessageId}-fresh`;
-      runId = await this.#start(provider, active, runKey, undefined);
+      runId = await this.#start(provider, active, runKey, undefined, await modelKey());
       cursor = 0;
     }
   }
 
-  /** Ensures the sandbox and starts the run; null when stopped meanwhile. */
+  /**
+   * Checks what the run needs (a model key the provider can use, its capabilities) before any
+   * sandbox work, then ensures the sandbox and starts the run; null when stopped meanwhile.
+   */
   async #bootstrap(provider: SandboxProvider, active: ActiveRun): Promise<string | null> {
     const signal = this.#abort.signal;
-    const [sandbox, capabilities] = await Promise.all([
-      this.#retrying(() => provider.ensureSandbox(this.#d.chatId, signal)),
-      this.#retrying(() => this.#d.capabilities(provider)),
-    ]);
-    requireCapabilities(capabilities, active.permissionMode);
+    const modelKey = await this.#modelKeyFor(provider, active);
+    if (this.#stopped) return null;
+    const sandbox = await this.#retrying(() => provider.ensureSandbox(this.#d.chatId, signal));
     if (this.#stopped) return null;
     if (sandbox.created && this.#d.store.agentSessionId !== null) {
       this.#freshSession("This chat's sandbox was recreated, so the agent starts a fresh session");
     }
-    return this.#start(provider, active, active.runKey, this.#d.store.agentSessionId ?? undefined);
+    const sessionId = this.#d.store.agentSessionId ?? undefined;
+    return this.#start(provider, active, active.runKey, sessionId, modelKey ?? undefined);
+  }
+
+  /** The owner's model key for this run, once the provider is known to be able to run it. */
+  async #modelKeyFor(provider: SandboxProvider, active: ActiveRun): Promise<string | null> {
+    const [key, capabilities] = await Promise.all([
+      this.#d.modelKey(),
+      this.#retrying(() => this.#d.capabilities(provider)),
+    ]);
+    requireCapabilities(capabilities, active.permissionMode, key !== null);
+    return key;
   }
 
   /** Forgets the agent session and says so in the chat. */
@@ -124,11 +143,13 @@ export class RunDriver {
     ]);
   }
 
+  /** Starts (or finds, by its key) the provider run. The model key goes in the request only. */
   async #start(
     provider: SandboxProvider,
     active: ActiveRun,
     runKey: string,
     sessionId: string | undefined,
+    modelKey: string | undefined,
   ): Promise<string | null> {
     const signal = this.#abort.signal;
     const input = {
@@ -136,6 +157,7 @@ export class RunDriver {
       model: active.model,
       permissionMode: active.permissionMode,
       ...(sessionId ? { sessionId } : {}),
+      ...(modelKey ? { modelKey } : {}),
       idempotencyKey: runKey,
     };
     let started: Awaited<ReturnType<SandboxProvider["startRun"]>>;
@@ -184,7 +206,11 @@ export class RunDriver {
             if (mapper.ignored > 0) {
               console.warn(JSON.stringify({ msg: "malformed agent lines dropped", runId, count: mapper.ignored }));
             }
-            if (result && classifyResult(result).outcome === "session_missing") return { sessionMissing: true };
+            // The provider counted the tokens it relayed: the figures the chat can trust.
+            if (record.usage) d.emit([usageDraft(this.assistantMessageId, record.usage)], record.offset);
+            if (!record.error && result && classifyResult(result).outcome === "session_missing") {
+              return { sessionMissing: true };
+            }
             return { terminal: exitOutcome(record, result, stderr) };
           }
           let drafts: EventDraft[] = [];
@@ -253,8 +279,11 @@ export class RunDriver {
   }
 }
 
-/** Refuses a provider that cannot run this chat's agent the way the engine needs. */
-function requireCapabilities(declared: ProviderCapabilities, mode: PermissionMode): void {
+/**
+ * Refuses a provider that cannot run this chat's agent the way the engine needs, or that cannot
+ * use the model key this run has (the user's own, or none when the provider has no key of its own).
+ */
+function requireCapabilities(declared: ProviderCapabilities, mode: PermissionMode, userKey: boolean): void {
   const { name, capabilities } = declared;
   const missing = !capabilities.agent
     ? "cannot run agents"
@@ -264,6 +293,31 @@ function requireCapabilities(declared: ProviderCapabilities, mode: PermissionMod
         ? "cannot ask for permissions (choose another permission mode for this chat)"
         : null;
   if (missing) throw new SetupError("provider_unsupported", `The sandbox provider ${name} ${missing}.`);
+  if (userKey && capabilities.userModelKey !== true) {
+    throw new SetupError(
+      "model_key_unsupported",
+      `The sandbox provider ${name} cannot use your own model key; remove it in settings to use the service's.`,
+    );
+  }
+  if (!userKey && capabilities.serviceModelKey === false) {
+    throw new SetupError(
+      "model_key_missing",
+      "This service has no model key of its own: add your Anthropic API key in settings to chat with the agent.",
+    );
+  }
+}
+
+function usageDraft(messageId: string, usage: RunUsage): EventDraft {
+  return {
+    kind: "usage",
+    messageId,
+    payload: {
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      cacheReadTokens: usage.cacheReadInputTokens,
+      cacheCreationTokens: usage.cacheCreationInputTokens,
+    },
+  };
 }
 
 /** Waits `ms`, or less when the signal aborts. */

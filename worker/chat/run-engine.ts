@@ -33,6 +33,8 @@ export type RunEngineDeps = {
   status(messageId: string): MessageStatus | undefined;
   /** The provider client; throws a `SetupError` when none is configured. */
   provider(): SandboxProvider;
+  /** The chat owner's own model key for one run start, or null (see `DriverDeps.modelKey`). */
+  modelKey(): Promise<string | null>;
   now(): number;
   config: RunConfig;
   armWatchdog(at: number): void;
@@ -259,6 +261,7 @@ export class RunEngine {
         store: this.#d.store,
         provider: () => this.#d.provider(),
         capabilities: (provider) => this.#capabilitiesOf(provider),
+        modelKey: () => this.#d.modelKey(),
         now: () => this.#d.now(),
         emit: (drafts, source) => this.#d.emit(drafts, source),
         oldestWaitingSource: () => this.#d.oldestWaitingSource(),

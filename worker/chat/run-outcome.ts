@@ -1,6 +1,6 @@
 /**
- * How a run ends, as the terminal event its message gets: from the agent's exit (judged by its
- * `result` line, not the exit code) or from any error thrown on the way. Pure; used by the run
+ * How a run ends, as the terminal event its message gets: from the agent's exit (judged by the
+ * provider's limit error, else by its `result` line, not the exit code) or from any error thrown. Pure; used by the run
  * driver and the run engine, which append exactly one of these per message.
  */
 import { ProviderError } from "../sandbox/provider";
@@ -27,10 +27,17 @@ export function failed(code: string, error: string): Terminal {
 
 /** The terminal event for an agent process that exited, given its result line (if any) and stderr tail. */
 export function exitOutcome(
-  record: { exitCode: number | null; signal: string | null; cancelled: boolean },
+  record: {
+    exitCode: number | null;
+    signal: string | null;
+    cancelled: boolean;
+    error?: { code: string; message: string };
+  },
   result: AgentResult | undefined,
   stderr: string,
 ): Terminal {
+  // The provider ended the run because its sandbox broke a limit: that is the run's outcome.
+  if (record.error) return failed(record.error.code, `The sandbox stopped the agent: ${record.error.message}`);
   if (result) {
     const outcome = classifyResult(result);
     switch (outcome.outcome) {

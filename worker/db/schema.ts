@@ -1,6 +1,7 @@
 /**
  * The D1 schema: accounts, chats, message snapshots, the durable copy of each chat's event log,
- * chat deletions still to finish, and scheduled agent tasks with their runs.
+ * chat deletions still to finish, scheduled agent tasks with their runs, and users' own model keys
+ * (sealed).
  * drizzle-kit generates `migrations/` from this file; migrations are append-only.
  */
 import { sql } from "drizzle-orm";
@@ -214,3 +215,18 @@ export const scheduleRuns = sqliteTable(
     index("schedule_runs_uncounted_idx").on(t.scheduleId).where(sql`"counted" = 0`),
   ],
 );
+
+export const modelKeys = sqliteTable("model_keys", {
+  /** One model key per user: the user's own Anthropic API key, used for their chats' runs. */
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  /** Id of the encryption key that sealed `ciphertext` (worker/crypto/keyring.ts); rotation re-seals. */
+  keyId: text("key_id").notNull(),
+  /** base64 of IV + AES-256-GCM ciphertext and tag; the additional data is `model-key:<user id>`. */
+  ciphertext: text("ciphertext").notNull(),
+  /** The key's last 4 characters: all that reads ever show of it. */
+  last4: text("last4").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});

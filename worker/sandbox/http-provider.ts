@@ -42,8 +42,20 @@ const capabilitiesSchema = z.object({
     exec: z.boolean(),
     files: z.boolean(),
     resume: z.boolean(),
+    userModelKey: z.boolean().optional(),
+    serviceModelKey: z.boolean().optional(),
+    usage: z.boolean().optional(),
   }),
+  isolation: z.object({ kind: z.string() }).optional(),
 });
+const usageSchema = z.object({
+  requests: z.number().int().nonnegative(),
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  cacheCreationInputTokens: z.number().int().nonnegative(),
+  cacheReadInputTokens: z.number().int().nonnegative(),
+});
+const limitErrorSchema = z.object({ code: z.string(), message: z.string() });
 const sandboxSchema = z.object({ id: z.string(), status: z.string(), createdAt: z.string() });
 const startedRunSchema = z.object({ runId: z.string().min(1), sessionId: z.string().min(1) });
 const cancelSchema = z.object({ status: z.enum(["running", "exited"]) });
@@ -67,6 +79,8 @@ const recordSchema = z.discriminatedUnion("type", [
     exitCode: z.number().int().nullable(),
     signal: z.string().nullable(),
     cancelled: z.boolean(),
+    usage: usageSchema.nullable().optional(),
+    error: limitErrorSchema.optional(),
   }),
   z.object({ type: z.literal("heartbeat"), at: z.number() }),
 ]);
@@ -346,6 +360,7 @@ export function createHttpProvider(options: HttpProviderOptions): SandboxProvide
             permissionMode: input.permissionMode,
             ...(input.sessionId === undefined ? {} : { sessionId: input.sessionId }),
             idempotencyKey: input.idempotencyKey,
+            ...(input.modelKey === undefined ? {} : { modelKey: input.modelKey }),
           },
           signal,
         },

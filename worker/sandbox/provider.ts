@@ -17,7 +17,30 @@ export interface ProviderCapabilities {
     files: boolean;
     /** Records survive reconnects and provider restarts: `readRunEvents(after)` may resume anywhere. */
     resume: boolean;
+    /** A run may bring the user's own model key (`StartRunInput.modelKey`). Absent: not supported. */
+    userModelKey?: boolean;
+    /** The provider has a model key of its own: runs without a user key can start. */
+    serviceModelKey?: boolean;
+    /** Exit records and run views carry the tokens the provider relayed (`RunUsage`). */
+    usage?: boolean;
   };
+  /** The boundary sandboxes run in (`"none"`: no isolation, development only). */
+  isolation?: { kind: string };
+}
+
+/** Tokens the provider relayed to the model for one run, as the model reported them. */
+export interface RunUsage {
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreationInputTokens: number;
+  cacheReadInputTokens: number;
+}
+
+/** Why the provider ended a run: its sandbox broke a limit (`process_limit`, `memory_limit`, ...). */
+export interface RunLimitError {
+  code: string;
+  message: string;
 }
 
 export interface SandboxInfo {
@@ -35,6 +58,11 @@ export interface StartRunInput {
   sessionId?: string;
   /** The same key on the same sandbox returns the existing run instead of starting another. */
   idempotencyKey: string;
+  /**
+   * The user's own model API key, for this run only; absent uses the provider's key. A secret: it
+   * goes into the run request and nowhere else (no event, log, storage row or error message).
+   */
+  modelKey?: string;
 }
 
 export interface StartedRun {
@@ -51,7 +79,17 @@ export interface StartedRun {
 export type ProviderRecord =
   | { type: "agent"; offset: number; data: Record<string, unknown> }
   | { type: "stderr"; offset: number; text: string }
-  | { type: "exit"; offset: number; exitCode: number | null; signal: string | null; cancelled: boolean }
+  | {
+      type: "exit";
+      offset: number;
+      exitCode: number | null;
+      signal: string | null;
+      cancelled: boolean;
+      /** Tokens the provider relayed for the run (absent from providers without `usage`). */
+      usage?: RunUsage | null;
+      /** Present when the provider ended the run because its sandbox broke a limit. */
+      error?: RunLimitError;
+    }
   | { type: "heartbeat"; at: number };
 
 export interface PermissionAnswer {
@@ -124,6 +162,8 @@ export const providerPassThroughCodes = [
   "file_too_large",
   "invalid_request",
   "invalid_id",
+  /** The run brought no model key and the provider has none of its own. */
+  "model_key_missing",
 ] as const;
 
 export type ProviderErrorCode =
