@@ -13,7 +13,13 @@ type MessageView = {
   assistantMessageId: string | null;
 };
 type QueueItem = { userMessageId: string; assistantMessageId: string; content: string };
-type ChatBody = { messages: MessageView[]; hasMoreMessages: boolean; resumeAfter: number; queue: QueueItem[] };
+type ChatBody = {
+  messages: MessageView[];
+  hasMoreMessages: boolean;
+  resumeAfter: number;
+  queue: QueueItem[];
+  olderReplies: MessageView[];
+};
 type Activity = { streaming: boolean; queued: number; lastRun: string | null; lastMessageAt: number | null };
 type ListBody = { chats: { id: string; activity: Activity }[] };
 
@@ -124,6 +130,37 @@ describe("GET /api/chats/:chatId: the seq its snapshots are consistent with", ()
     const users = await api(`/api/chats/${chat.id}/messages?limit=100`, { session });
     const all = (await json<{ messages: MessageView[] }>(users)).messages.filter((m) => m.role === "user");
     expect(all.map((m) => m.assistantMessageId)).toEqual([a1, a2]);
+  });
+
+  it("adds the replies of prompts on the page that are older than the page (queued before their prompt ran)", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const [u0, a0, u1] = [id(), id(), id()];
+    const queued = Array.from({ length: 51 }, () => id());
+    await append(chat.id, conversation(u0, a0, ["busy"]).slice(0, 3));
+    // 51 replies queued while the first runs: created now, long before their prompts start.
+    for (const a of queued) {
+      await append(chat.id, [{ kind: "message_queued", messageId: a, payload: { userMessageId: id(), content: "q" } }]);
+    }
+    const first = queued[0] ?? "";
+    await append(chat.id, [
+      { kind: "run_completed", messageId: a0, payload: {} },
+      ...conversation(u1, first, ["first queued, now done"]),
+    ]);
+    await room(chat.id).flush(chat.id);
+    const body = await getChat(session, chat.id);
+    expect(body.hasMoreMessages).toBe(true);
+    const prompt = body.messages.find((m) => m.id === u1);
+    expect(prompt?.assistantMessageId).toBe(first);
+    expect(body.messages.some((m) => m.id === first)).toBe(false);
+    expect(body.olderReplies.map((m) => [m.id, m.snapshot.content, m.snapshot.status])).toEqual([
+      [first, "first queued, now done", "completed"],
+    ]);
+    // A page whose replies are all on it needs none.
+    const plain = await createChat(session);
+    await append(plain.id, conversation(id(), id(), ["x"]));
+    await room(plain.id).flush(plain.id);
+    expect((await getChat(session, plain.id)).olderReplies).toEqual([]);
   });
 
   it("returns the queue as of resumeAfter, and an empty one once nothing is queued", async () => {

@@ -44,7 +44,13 @@ export async function latestHistory(
   db: Db,
   chatId: string,
   limit: number,
-): Promise<{ rows: MessageRow[]; hasMore: boolean; resumeAfter: number; queueJson: string | null }> {
+): Promise<{
+  rows: MessageRow[];
+  hasMore: boolean;
+  resumeAfter: number;
+  queueJson: string | null;
+  olderReplies: MessageRow[];
+}> {
   // The latest queue_updated is never older than the newest queued message (each message_queued
   // is followed by one), so the scan is bounded by that message; with nothing queued it is empty.
   const [rows, head, queue] = await db.batch([
@@ -67,12 +73,39 @@ export async function latestHistory(
       .orderBy(desc(chatEvents.seq))
       .limit(1),
   ]);
+  const page = await withReplies(db, chatId, rows.slice(0, limit).reverse());
   return {
-    rows: await withReplies(db, chatId, rows.slice(0, limit).reverse()),
+    rows: page,
     hasMore: rows.length > limit,
     resumeAfter: head[0]?.seq ?? 0,
     queueJson: queue[0]?.payload ?? null,
+    olderReplies: await missingReplies(db, chatId, page),
   };
+}
+
+/**
+ * Replies to prompts on the page that are older than the page: a reply queued before its prompt
+ * started is created first, so the page can hold the prompt without it. Read after the batch, so
+ * each is at least as new as `resumeAfter` (a client's reducer skips events it already holds).
+ */
+async function missingReplies(db: Db, chatId: string, page: MessageRow[]): Promise<MessageRow[]> {
+  const have = new Set(page.map((r) => r.id));
+  const missing = page.flatMap((r) =>
+    r.assistantMessageId && !have.has(r.assistantMessageId) ? [r.assistantMessageId] : [],
+  );
+  const lookups = [];
+  for (let i = 0; i < missing.length; i += SEQS_PER_LOOKUP) {
+    const ids = missing.slice(i, i + SEQS_PER_LOOKUP);
+    lookups.push(
+      db
+        .select()
+        .from(messages)
+        .where(and(eq(messages.chatId, chatId), inArray(messages.id, ids))),
+    );
+  }
+  const [first, ...rest] = lookups;
+  const rows = first ? (await db.batch([first, ...rest])).flat() : [];
+  return rows.sort((a, b) => a.createdSeq - b.createdSeq).map((r) => ({ ...r, assistantMessageId: null }));
 }
 
 /** Adds to each user message the assistant message that answers it (read from its `user_message` event). */

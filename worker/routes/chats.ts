@@ -73,6 +73,8 @@ export const chatRoutes = new Hono<AppEnv>()
       // Stream with `?after=resumeAfter`: the snapshots above hold exactly the events up to it.
       resumeAfter: history.resumeAfter,
       queue: queueView(history.queueJson),
+      // Replies to prompts above that are older than this page (they were queued before their prompt ran).
+      olderReplies: history.olderReplies.map(messageView),
     });
   })
   .patch("/:chatId", async (c) => {
