@@ -22,6 +22,11 @@ export const auth = new Auth(api, () => {
   settings.forUser(null);
 });
 
+// A chat that stopped streaming in the background: the list reads its state again once D1 has it.
+store.onDisconnect = () => {
+  setTimeout(() => void chatList.refresh(), 2_500);
+};
+
 export const actionsFor = (chatId: string) => chatActions(chatId, { api, store, list: chatList });
 
 /** The chat list as a drawer on narrow screens. */

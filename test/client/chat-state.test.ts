@@ -29,6 +29,7 @@ function detailAt(events: Envelope[], upTo: number, queue: ChatDetail["queue"] =
     hasMoreMessages: false,
     resumeAfter: upTo,
     queue,
+    olderReplies: [],
   };
 }
 
@@ -141,6 +142,26 @@ describe("chat state", () => {
     const fresh = new Events("c1");
     state.apply([fresh.user("u9", "a9"), fresh.started("a9", "u9")]);
     expect(state.timeline.value).toEqual(["u9", "a9"]);
+  });
+
+  it("a reply older than the page sits with its prompt without moving where older pages start", () => {
+    const e = new Events("c1");
+    const log = [
+      e.user("u0", "a0"),
+      e.started("a0", "u0"),
+      e.queued("a1", "u1", "later"),
+      e.completed("a0"),
+      e.user("u1", "a1", "later"),
+      e.started("a1", "u1"),
+      e.completed("a1"),
+    ];
+    const full = detailAt(log, 7);
+    const reply = full.messages.find((m) => m.id === "a1");
+    const page = full.messages.filter((m) => m.id === "u1");
+    const state = new ChatState("c1");
+    state.loadDetail({ ...full, messages: page, olderReplies: reply ? [reply] : [], hasMoreMessages: true });
+    expect(state.timeline.value).toEqual(["u1", "a1"]);
+    expect(state.oldestSeq).toBe(5);
   });
 
   it("older pages add missing messages and keep newer ones", () => {

@@ -13,13 +13,24 @@ export class FakeSocket implements SocketLike {
   onclose: ((event: { code: number }) => void) | null = null;
   onerror: (() => void) | null = null;
   readonly sent: string[] = [];
+  /** The client asked to close it. */
   closed = false;
+  /** The close has completed (the browser fired `close`): only now is the connection gone. */
+  gone = false;
   constructor(readonly path: string) {}
   send(data: string): void {
     this.sent.push(data);
   }
   close(): void {
+    if (this.closed || this.gone) return;
     this.closed = true;
+    // Like a browser: the close handshake finishes later, then `close` fires.
+    queueMicrotask(() => this.#closed(1000));
+  }
+  #closed(code: number): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.onclose?.({ code });
   }
   open(): void {
     this.onopen?.();
@@ -35,7 +46,7 @@ export class FakeSocket implements SocketLike {
   }
   /** The server or the network ends it. */
   drop(code = 1006): void {
-    this.onclose?.({ code });
+    this.#closed(code);
   }
 }
 
@@ -103,9 +114,9 @@ export class FakeTransport implements Transport {
     if (!s) throw new Error("no socket opened");
     return s;
   }
-  /** Sockets and sources not closed by the client. */
+  /** Sockets and sources not closed yet (a socket still closing counts). */
   openCount(): number {
-    return this.sockets.filter((s) => !s.closed).length + this.sources.filter((s) => !s.closed).length;
+    return this.sockets.filter((s) => !s.gone).length + this.sources.filter((s) => !s.closed).length;
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../client/src/api/http";
 import type { ChatDetail } from "../../client/src/api/schemas";
-import { StreamStore } from "../../client/src/stream/store";
+import { LINGER_MS, StreamStore } from "../../client/src/stream/store";
 import { Events, FakeTransport } from "./fakes";
 
 const detail = (id: string, resumeAfter = 0): ChatDetail => ({
@@ -10,6 +10,7 @@ const detail = (id: string, resumeAfter = 0): ChatDetail => ({
   hasMoreMessages: false,
   resumeAfter,
   queue: [],
+  olderReplies: [],
 });
 
 /** An API whose getChat answers when the test says so (or at once). */
@@ -36,11 +37,11 @@ function fakeApi(opts: { manual?: boolean; resumeAfter?: number } = {}) {
 
 const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** Connections per chat that the client has not closed. */
+/** Connections per chat that are not gone yet (one still closing counts). */
 function openPerChat(t: FakeTransport): Map<string, number> {
   const counts = new Map<string, number>();
   for (const s of [...t.sockets, ...t.sources]) {
-    if (s.closed) continue;
+    if ("gone" in s ? s.gone : s.closed) continue;
     const id = /\/api\/chats\/([^/]+)\//.exec(s.path)?.[1] ?? "?";
     counts.set(id, (counts.get(id) ?? 0) + 1);
   }
@@ -64,29 +65,71 @@ describe("stream store", () => {
     expect(state.cursor).toBe(9);
   });
 
-  it("never holds two connections for one chat under rapid switching", async () => {
+  it("never holds two connections for one chat under rapid switching (a closing one counts)", async () => {
     const t = new FakeTransport();
     const api = fakeApi({ manual: true });
     const store = new StreamStore(api, t);
     const ids = ["a", "b", "c"];
-    for (let round = 0; round < 20; round++) {
+    const check = () => {
+      for (const count of openPerChat(t).values()) expect(count).toBeLessThanOrEqual(1);
+    };
+    for (let round = 0; round < 45; round++) {
       const id = ids[round % 3] as string;
       store.open(id);
+      check();
       if (round % 4 === 0) for (const p of api.pending.splice(0)) p.resolve();
       await flush();
+      for (const s of t.sockets) if (!s.closed && !s.gone) s.open();
+      check();
+      t.advance([0, 700, 2_900, LINGER_MS][round % 4] ?? 0);
+      check();
       store.release(id);
+      check();
       await flush();
-      for (const count of openPerChat(t).values()) expect(count).toBeLessThanOrEqual(1);
+      check();
     }
     // Each chat was loaded once however often it was opened.
     for (const p of api.pending.splice(0)) p.resolve();
     await flush();
-    expect(new Set(api.calls).size).toBe(3);
     expect(api.calls.length).toBe(3);
     store.open("b");
     await flush();
+    t.advance(LINGER_MS);
+    await flush();
     expect([...openPerChat(t)]).toEqual([["b", 1]]);
     expect(store.openConnections.value).toBe(1);
+  });
+
+  it("a chat reopened while its last socket is still closing waits for that close", async () => {
+    const t = new FakeTransport();
+    const store = new StreamStore(fakeApi(), t);
+    store.open("c1");
+    await flush();
+    const first = t.lastSocket;
+    store.release("c1");
+    t.advance(LINGER_MS);
+    expect(first.closed).toBe(true);
+    expect(first.gone).toBe(false);
+    store.open("c1");
+    expect(t.sockets).toHaveLength(1);
+    await flush();
+    expect(first.gone).toBe(true);
+    expect(t.sockets).toHaveLength(2);
+    expect(t.openCount()).toBe(1);
+  });
+
+  it("flipping away and back within the linger time keeps the one connection", async () => {
+    const t = new FakeTransport();
+    const store = new StreamStore(fakeApi(), t);
+    store.open("c1");
+    await flush();
+    for (let i = 0; i < 5; i++) {
+      store.release("c1");
+      t.advance(LINGER_MS - 100);
+      store.open("c1");
+    }
+    expect(t.sockets).toHaveLength(1);
+    expect(t.openCount()).toBe(1);
   });
 
   it("keeps a running chat streaming after its view goes, then disconnects at its end; reopening resumes from the cursor", async () => {
@@ -106,6 +149,8 @@ describe("stream store", () => {
     expect(first.closed).toBe(false);
     first.events(e.text("a1", "background "));
     first.events(e.completed("a1"));
+    // Idle and not shown: it goes after the linger time.
+    t.advance(LINGER_MS);
     expect(first.closed).toBe(true);
     expect(store.isConnected("c1")).toBe(false);
     expect(state.message("a1")?.peek()).toMatchObject({ content: "cached background ", status: "completed" });
@@ -126,6 +171,8 @@ describe("stream store", () => {
     store.open("c1");
     await flush();
     store.release("c1");
+    t.advance(LINGER_MS);
+    await flush();
     expect(t.openCount()).toBe(0);
     expect(store.peek("listed-only")).toBeUndefined();
     expect(t.sockets.every((s) => !s.path.includes("listed-only"))).toBe(true);
@@ -142,7 +189,11 @@ describe("stream store", () => {
     store.release("c1");
     expect(store.isConnected("c1")).toBe(true);
     const e = new Events("c1");
-    t.lastSocket.events(e.user("u1", "a1"), e.started("a1", "u1"), e.completed("a1"));
+    t.lastSocket.events(e.user("u1", "a1"), e.started("a1", "u1"));
+    t.advance(LINGER_MS);
+    expect(store.isConnected("c1")).toBe(true);
+    t.lastSocket.events(e.completed("a1"));
+    t.advance(LINGER_MS);
     expect(store.isConnected("c1")).toBe(false);
   });
 
@@ -240,6 +291,7 @@ describe("stream store", () => {
     t.lastSocket.open();
     t.lastSocket.events(u);
     t.lastSocket.events(e.text("a1", "skipped ahead"));
+    await flush();
     t.advance(1000);
     expect(t.lastSocket.path).toBe("/api/chats/c1/ws?after=1");
     t.lastSocket.open();
@@ -267,6 +319,7 @@ describe("stream store", () => {
     expect(socket.sent).toHaveLength(2);
     t.advance(10_000);
     expect(socket.closed).toBe(true);
+    await flush();
     t.advance(1_000);
     expect(t.sockets).toHaveLength(2);
   });

@@ -57,6 +57,7 @@ export const chatDetailSchema = z.object({
   hasMoreMessages: z.boolean(),
   resumeAfter: z.number().int().nonnegative(),
   queue: z.array(queueItemSchema),
+  olderReplies: z.array(messageViewSchema),
 });
 export type ChatDetail = z.infer<typeof chatDetailSchema>;
 

@@ -14,6 +14,8 @@ export type RowState = { streaming: boolean; queued: number; failed: boolean; la
 
 const PAGE = 30;
 const REFRESH_MS = 10_000;
+/** D1 trails the live log by about a second: a list read this soon after a stream closed may be older. */
+const D1_LAG_MS = 2_000;
 const idle: Activity = { streaming: false, queued: 0, lastRun: null, lastMessageAt: null };
 
 export class ChatList {
@@ -25,6 +27,8 @@ export class ChatList {
   readonly #api: Pick<Api, "listChats" | "createChat" | "updateChat" | "deleteChat">;
   readonly #store: StreamStore;
   #generation = 0;
+  /** When the list shown now was requested. */
+  #refreshedAt = 0;
 
   constructor(api: Pick<Api, "listChats" | "createChat" | "updateChat" | "deleteChat">, store: StreamStore) {
     this.#api = api;
@@ -35,9 +39,11 @@ export class ChatList {
   async refresh(): Promise<void> {
     const generation = ++this.#generation;
     const limit = Math.min(100, Math.max(PAGE, this.items.peek().length));
+    const startedAt = Date.now();
     try {
       const page = await this.#api.listChats(null, limit);
       if (generation !== this.#generation) return;
+      this.#refreshedAt = startedAt;
       this.items.value = page.chats;
       this.nextCursor.value = page.nextCursor;
       this.loaded.value = true;
@@ -92,11 +98,19 @@ export class ChatList {
     this.#store.forget(chatId);
   }
 
-  /** What a row shows: the live stream's view of the chat when this page has one, else the API's. */
+  /**
+   * What a row shows: this page's stream of the chat while it has one (or had one more recently
+   * than the list was read, give or take D1's lag), else the list API's activity.
+   */
   rowState(chat: ChatSummary): RowState {
     const state = this.#store.peek(chat.id);
     const lastActivityAt = Math.max(chat.updatedAt, chat.activity.lastMessageAt ?? 0);
-    if (state?.loaded.value && this.#store.isConnected(chat.id) && state.connection.value === "live") {
+    const connection = state?.connection.value;
+    const streamed =
+      connection === "live" ||
+      connection === "reconnecting" ||
+      (connection === "idle" && (state?.disconnectedAt ?? 0) > this.#refreshedAt - D1_LAG_MS);
+    if (state?.loaded.value && streamed) {
       return {
         streaming: state.streaming.value.length > 0,
         queued: state.queue.value.length,

@@ -39,6 +39,8 @@ export class ChatState {
   readonly #messages = new Map<string, Signal<MessageSnapshot>>();
   readonly #replyOf = new Map<string, string>();
   readonly #promptOf = new Map<string, string>();
+  /** When this page last stopped streaming the chat (epoch ms): how fresh its state is. */
+  disconnectedAt: number | null = null;
   /** When each assistant message started running (epoch ms), for the header's elapsed time. */
   readonly startedAt = new Map<string, number>();
   #oldestSeq: number | null = null;
@@ -86,6 +88,9 @@ export class ChatState {
         this.loaded.value = true;
       }
       this.#merge(detail.messages);
+      // Replies older than the page (queued before their prompt ran): shown with their prompt,
+      // but the page, not they, says where older history starts.
+      this.#merge(detail.olderReplies, false);
     });
   }
 
@@ -199,13 +204,13 @@ export class ChatState {
     this.#promptOf.set(assistantMessageId, userMessageId);
   }
 
-  #merge(views: readonly MessageView[]): void {
+  #merge(views: readonly MessageView[], paging = true): void {
     let structural = false;
     const streaming = new Set(this.streaming.peek());
     let lastRun = this.lastRun.peek();
     for (const view of views) {
       const snapshot = view.snapshot;
-      this.#oldestSeq = Math.min(this.#oldestSeq ?? snapshot.createdSeq, snapshot.createdSeq);
+      if (paging) this.#oldestSeq = Math.min(this.#oldestSeq ?? snapshot.createdSeq, snapshot.createdSeq);
       if (view.assistantMessageId) {
         this.#pair(view.id, view.assistantMessageId);
         structural = true;

@@ -28,7 +28,11 @@ const PONG_WITHIN_MS = 10_000;
 const MAX_DELAY_MS = 15_000;
 const PROBE_AFTER_FAILURES = 3;
 
-type Attempt = { kind: "ws" | "sse"; close(): void };
+/** One socket or event source; `close` resolves once the browser has let go of it (null: already gone). */
+type Attempt = { kind: "ws" | "sse"; close(): Promise<void> | null };
+
+/** How long a closing WebSocket may take before we stop waiting for it. */
+const CLOSE_WAIT_MS = 1_000;
 
 export class Connection {
   readonly #path: string;
@@ -41,6 +45,8 @@ export class Connection {
   #useSse = false;
   #stopped = false;
   #status: LinkStatus | null = null;
+  /** The previous socket's close while it is under way: the next one opens only after it. */
+  #closing: Promise<void> | null = null;
 
   /** `chatPath` is `/api/chats/<id>`; the stream endpoints hang off it. */
   constructor(chatPath: string, transport: Transport, handlers: ConnectionHandlers) {
@@ -53,15 +59,19 @@ export class Connection {
     return this.#attempt?.kind ?? null;
   }
 
-  start(): void {
+  /** Opens the first socket, once `after` (another connection's close, if any) has settled. */
+  start(after: Promise<void> | null = null): void {
     this.#setStatus("connecting");
+    if (after) this.#waitFor(after);
     this.#open();
   }
 
-  stop(): void {
+  /** Closes for good; resolves once the socket is gone. */
+  stop(): Promise<void> {
     this.#stopped = true;
     this.#clearRetry();
     this.#drop();
+    return this.#closing ?? Promise.resolve();
   }
 
   /** The network came back: try at once instead of waiting out the backoff. */
@@ -82,17 +92,39 @@ export class Connection {
     this.#retryTimer = null;
   }
 
+  #waitFor(closing: Promise<void>): void {
+    this.#closing = closing;
+    void closing.then(() => {
+      if (this.#closing === closing) this.#closing = null;
+    });
+  }
+
   #drop(): void {
     const attempt = this.#attempt;
     this.#attempt = null;
-    attempt?.close();
+    const closing = attempt?.close();
+    if (closing) this.#waitFor(closing);
   }
 
   #open(): void {
     if (this.#stopped) return;
     this.#drop();
+    const closing = this.#closing;
+    if (closing === null) {
+      this.#attempt = this.#connect();
+      return;
+    }
+    // A placeholder holds the slot while the previous socket finishes closing.
+    const waiting: Attempt = { kind: this.#useSse ? "sse" : "ws", close: () => null };
+    this.#attempt = waiting;
+    void closing.then(() => {
+      if (this.#attempt === waiting && !this.#stopped) this.#attempt = this.#connect();
+    });
+  }
+
+  #connect(): Attempt {
     const after = this.#h.cursor();
-    this.#attempt = this.#useSse ? this.#openSse(after) : this.#openWs(after);
+    return this.#useSse ? this.#openSse(after) : this.#openWs(after);
   }
 
   /** Hands a frame to the chat; false when this attempt must end (a gap). */
@@ -172,16 +204,28 @@ export class Connection {
         pongTimer ??= this.#t.setTimeout(() => this.#failed(attempt, true), PONG_WITHIN_MS);
       }, PING_EVERY_MS);
     };
+    let closed = false;
     const attempt: Attempt = {
       kind: "ws",
-      close() {
+      close: () => {
         stopTimers();
-        socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
-        try {
-          socket.close(1000, "done");
-        } catch {
-          // Already closed.
+        socket.onopen = socket.onmessage = socket.onerror = null;
+        if (closed) {
+          socket.onclose = null;
+          return null;
         }
+        return new Promise<void>((resolve) => {
+          const timer = this.#t.setTimeout(resolve, CLOSE_WAIT_MS);
+          socket.onclose = () => {
+            this.#t.clearTimeout(timer);
+            resolve();
+          };
+          try {
+            socket.close(1000, "done");
+          } catch {
+            resolve();
+          }
+        });
       },
     };
     socket.onopen = () => {
@@ -203,6 +247,7 @@ export class Connection {
       this.#dispatch(attempt, decoded.frame);
     };
     socket.onclose = (event) => {
+      closed = true;
       if (this.#attempt !== attempt) return;
       stopTimers();
       if (event.code === CLOSE_CHAT_DELETED) this.#gone();
@@ -235,6 +280,7 @@ export class Connection {
         flushTimer = null;
         source.onopen = source.onerror = null;
         source.close();
+        return null;
       },
     };
     source.onopen = () => {

@@ -10,7 +10,7 @@ import { ApiError, messageOf } from "../api/http";
 import type { ChatDetail } from "../api/schemas";
 import { type ApplyOutcome, ChatState } from "../models/chat-state";
 import { Connection } from "./connection";
-import type { Transport } from "./transport";
+import type { TimerId, Transport } from "./transport";
 
 export type StoreApi = { getChat(chatId: string): Promise<ChatDetail> };
 
@@ -18,6 +18,10 @@ type Session = {
   state: ChatState;
   retain: number;
   connection: Connection | null;
+  /** The last connection's close while under way; the next one waits for it. */
+  closing: Promise<void> | null;
+  /** A disconnect waiting out the linger time (a quick return keeps the connection). */
+  linger: TimerId | null;
   loading: boolean;
   usedAt: number;
   stopWatching: () => void;
@@ -25,6 +29,8 @@ type Session = {
 
 /** Idle chats kept in memory (state and cursor) so switching back needs no reload. */
 const MAX_CACHED = 30;
+/** A chat whose view left keeps its connection this long, so flipping back and forth reuses it. */
+export const LINGER_MS = 3_000;
 
 export class StreamStore {
   readonly #api: StoreApi;
@@ -33,6 +39,8 @@ export class StreamStore {
   #clock = 0;
   /** How many connections are open right now (diagnostics and tests). */
   readonly openConnections = signal(0);
+  /** Called when a chat stops streaming (its view left and its runs ended). */
+  onDisconnect: (chatId: string) => void = () => {};
 
   constructor(api: StoreApi, transport: Transport) {
     this.#api = api;
@@ -107,6 +115,8 @@ export class StreamStore {
         state: new ChatState(chatId),
         retain: 0,
         connection: null,
+        closing: null,
+        linger: null,
         loading: false,
         usedAt: ++this.#clock,
         stopWatching: () => {},
@@ -129,8 +139,18 @@ export class StreamStore {
   #settle(session: Session): void {
     if (!this.#sessions.has(session.state.chatId)) return;
     if (!this.#wanted(session)) {
-      this.#disconnect(session);
+      if (session.state.connection.peek() === "gone") this.#disconnect(session);
+      else if (session.connection && session.linger === null) {
+        session.linger = this.#transport.setTimeout(() => {
+          session.linger = null;
+          if (!this.#wanted(session)) this.#disconnect(session);
+        }, LINGER_MS);
+      }
       return;
+    }
+    if (session.linger !== null) {
+      this.#transport.clearTimeout(session.linger);
+      session.linger = null;
     }
     if (session.connection) return;
     if (!session.state.loaded.peek()) {
@@ -191,7 +211,7 @@ export class StreamStore {
     });
     session.connection = connection;
     this.openConnections.value++;
-    connection.start();
+    connection.start(session.closing);
   }
 
   #frame(session: Session, frame: ServerFrame): ApplyOutcome {
@@ -207,12 +227,20 @@ export class StreamStore {
   }
 
   #disconnect(session: Session): void {
+    if (session.linger !== null) this.#transport.clearTimeout(session.linger);
+    session.linger = null;
     const connection = session.connection;
     if (!connection) return;
     session.connection = null;
-    connection.stop();
+    const closing = connection.stop();
+    session.closing = closing;
+    void closing.then(() => {
+      if (session.closing === closing) session.closing = null;
+    });
     this.openConnections.value--;
+    session.state.disconnectedAt = Date.now();
     if (session.state.connection.peek() !== "gone") session.state.connection.value = "idle";
+    this.onDisconnect(session.state.chatId);
   }
 
   #evict(): void {

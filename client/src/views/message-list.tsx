@@ -1,8 +1,7 @@
 /**
  * The scrolling timeline of a chat. It follows the bottom only while the reader is at the bottom
- * (a "New output" pill otherwise), loads older messages when scrolled near the top and keeps the
- * reader's place while they are added above, and marks each message to be laid out only near the
- * viewport (CSS content-visibility), so a long chat costs little to show.
+ * (a "New output" pill otherwise), and loads older messages only when scrolled near the top,
+ * keeping the reader's place while they are added above: a long chat shows its latest page.
  */
 import { useSignal } from "@preact/signals";
 import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
