@@ -37,9 +37,12 @@ function purifier(): typeof DOMPurify {
   return DOMPurify;
 }
 
-export function renderMarkdown(text: string): string {
+const FORBID_TAGS = ["style", "form", "input", "textarea", "select"];
+
+/** Sanitized nodes, ready to insert: no second HTML parse as `innerHTML` would need. */
+export function renderMarkdownNodes(text: string): DocumentFragment {
   const html = marked.parse(text, { async: false });
-  return purifier().sanitize(html, { FORBID_TAGS: ["style", "form", "input", "textarea", "select"] });
+  return purifier().sanitize(html, { FORBID_TAGS, RETURN_DOM_FRAGMENT: true });
 }
 
 /**

@@ -21,7 +21,7 @@ function titleFrom(text: string): string {
 export type ActionDeps = {
   api: Pick<Api, "send" | "cancel" | "editQueued" | "removeQueued" | "sendNow" | "answerPermission">;
   store: StreamStore;
-  list: Pick<ChatList, "update" | "refresh">;
+  list: Pick<ChatList, "update" | "refresh" | "items">;
 };
 
 export class ChatActions {
@@ -54,7 +54,9 @@ export class ChatActions {
     this.composerError.value = null;
     try {
       const state = this.#d.store.peek(this.chatId);
-      const untitled = state?.meta.peek()?.title === DEFAULT_TITLE && state.timeline.peek().length === 0;
+      // The chat's own record, or (sent before it loaded) its row in the list.
+      const title = state?.meta.peek()?.title ?? this.#d.list.items.peek().find((c) => c.id === this.chatId)?.title;
+      const untitled = title === DEFAULT_TITLE && (state?.timeline.peek().length ?? 0) === 0;
       const sent = await this.#d.api.send(this.chatId, text, mode);
       this.#d.store.expect(this.chatId, sent.assistantMessageId);
       // A chat still called "New chat" takes its first message as its title.

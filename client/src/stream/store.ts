@@ -56,6 +56,12 @@ export class StreamStore {
     return session.state;
   }
 
+  /** Starts loading a chat about to be shown (page start: in parallel with the session check). */
+  prefetch(chatId: string): void {
+    const session = this.#session(chatId);
+    if (!session.state.loaded.peek()) this.#load(session);
+  }
+
   /** The view no longer shows it: disconnect unless something is still running there. */
   release(chatId: string): void {
     const session = this.#sessions.get(chatId);

@@ -1,20 +1,24 @@
 /**
- * Renders agent text as sanitized markdown. Streaming text is cut into chunks at blank lines and
- * each chunk is memoized, so a delta re-parses only the last chunk, not the whole message.
+ * Renders agent text as sanitized markdown, inserting DOMPurify's nodes directly. A streaming text
+ * is cut into chunks at blank lines and each chunk is memoized, so a delta re-parses only the last.
  */
 
-import { useMemo } from "preact/hooks";
-import { renderMarkdown, splitMarkdown } from "../lib/markdown";
+import { useLayoutEffect, useMemo, useRef } from "preact/hooks";
+import { renderMarkdownNodes, splitMarkdown } from "../lib/markdown";
 import { memo } from "../lib/memo";
 
 const Chunk = memo(function Chunk({ text }: { text: string }) {
-  const html = useMemo(() => renderMarkdown(text), [text]);
-  // DOMPurify sanitized it in renderMarkdown.
-  return <div class="md-chunk" dangerouslySetInnerHTML={{ __html: html }} />;
+  const ref = useRef<HTMLDivElement>(null);
+  // Sanitized nodes from DOMPurify, inserted as they are.
+  useLayoutEffect(() => {
+    ref.current?.replaceChildren(renderMarkdownNodes(text));
+  }, [text]);
+  return <div class="md-chunk" ref={ref} />;
 });
 
-export function Markdown({ text }: { text: string }) {
-  const chunks = useMemo(() => splitMarkdown(text), [text]);
+/** A finished text is rendered in one piece; a streaming one in chunks, so a delta re-parses only the last. */
+export function Markdown({ text, streaming }: { text: string; streaming: boolean }) {
+  const chunks = useMemo(() => (streaming ? splitMarkdown(text) : [text]), [text, streaming]);
   return (
     <div class="markdown">
       {chunks.map((chunk, i) => (

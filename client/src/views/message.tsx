@@ -45,7 +45,7 @@ function AgentMessage({
       {snapshot.blocks.map((block, i) => {
         switch (block.type) {
           case "text":
-            return <Markdown key={i} text={block.text} />;
+            return <Markdown key={i} text={block.text} streaming={live && i === snapshot.blocks.length - 1} />;
           case "thinking":
             return (
               <Thinking key={i} block={block} live={live && i === lastThinking && i === snapshot.blocks.length - 1} />
