@@ -98,6 +98,37 @@ describe("a chat in the browser", () => {
     await context.close();
   });
 
+  it("the offline demo model answers by default, runs a command once allowed, and the header says demo", async () => {
+    const { context } = await signedInContext(browser, { viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto("/");
+    await page.getByRole("main").getByRole("button", { name: "+ New chat" }).click();
+    await page.waitForURL(/\/chats\//);
+    await page.locator("#composer").fill("$ echo 'hello from the sandbox' > hello.txt && ls -l");
+    await page.keyboard.press("Enter");
+    const prompt = page.locator(".permission");
+    await prompt.waitFor({ timeout: 60_000 });
+    await prompt.getByRole("button", { name: "Allow" }).click();
+    const agent = page.locator('.message.agent[data-status="completed"]');
+    await agent.waitFor({ timeout: 60_000 });
+    expect(await agent.innerText()).toContain("offline demo model");
+    expect(await agent.locator("pre code").innerText()).toContain("hello.txt");
+    await page.locator(".badge", { hasText: "demo" }).waitFor();
+    // Sent before the chat had loaded, the first message still became its title.
+    await expect.poll(() => page.locator(".chat-title-h").innerText()).toContain("echo 'hello from the sandbox'");
+    await page.locator("#composer").fill("Thanks! What can you do here?");
+    await page.keyboard.press("Enter");
+    await page.locator('.message.agent[data-status="completed"]').nth(1).waitFor({ timeout: 60_000 });
+    await page.getByRole("button", { name: "Files" }).click();
+    await page.locator("#files-panel").getByRole("button", { name: /hello\.txt/ }).click();
+    await expect.poll(() => page.locator(".file-text").innerText()).toBe("hello from the sandbox\n");
+    await page.locator("#composer").focus();
+    await screenshot(page, "readme-chat-view");
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it("renders markdown with copyable code blocks and lets no HTML from the agent reach the page", async () => {
     const { context } = await signedInContext(browser);
     const chatId = await createChat(context, { permissionMode: "bypassPermissions" });

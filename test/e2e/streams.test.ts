@@ -18,6 +18,7 @@ import {
   words,
 } from "./support/app.ts";
 import { launchChromium } from "./support/browser.ts";
+import { startNoWebSocketProxy } from "./support/no-websocket-proxy.ts";
 import { startTcpProxy } from "./support/tcp-proxy.ts";
 
 let browser: Browser;
@@ -84,6 +85,37 @@ describe("streams in the browser", () => {
     const stored = (await storedMessages(context, chatId)).find((m) => m.role === "assistant");
     expect(stored?.snapshot.content).toBe(reply.text);
     expect(connections.max()).toBe(1);
+    expect(errors).toEqual([]);
+    await context.close();
+    await proxy.close();
+  });
+
+  it("where WebSockets are blocked it streams over SSE, and resumes after a cut from where it was", async () => {
+    const proxy = await startNoWebSocketProxy(origin());
+    const { context } = await signedInContext(browser, { base: proxy.origin });
+    const chatId = await createChat(context, { permissionMode: "bypassPermissions" });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    const streams: string[] = [];
+    page.on("request", (req) => {
+      if (req.url().includes("/stream?after=")) streams.push(new URL(req.url()).searchParams.get("after") ?? "");
+    });
+    await page.goto(`/chats/${chatId}`);
+    await expect.poll(() => streams.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    const reply = await slowReply("sse", 100, 50);
+    await page.locator("#composer").fill(`${reply.marker} over SSE`);
+    await page.keyboard.press("Enter");
+    await page.locator(".message.agent .markdown", { hasText: "sse10 " }).waitFor();
+    const before = streams.length;
+    proxy.cut();
+    await page.locator('.message.agent[data-status="completed"]').waitFor({ timeout: 60_000 });
+    expect(await renderedText(page, ".message.agent")).toBe(reply.text);
+    // It reconnected over SSE with its cursor (not from 0), and never got a WebSocket through.
+    expect(streams.length).toBeGreaterThan(before);
+    expect(Number(streams.at(-1))).toBeGreaterThan(0);
+    expect(proxy.upgradesRefused()).toBeGreaterThan(0);
+    const stored = (await storedMessages(context, chatId)).find((m) => m.role === "assistant");
+    expect(stored?.snapshot.content).toBe(reply.text);
     expect(errors).toEqual([]);
     await context.close();
     await proxy.close();
