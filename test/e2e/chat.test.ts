@@ -121,7 +121,10 @@ describe("a chat in the browser", () => {
     await page.keyboard.press("Enter");
     await page.locator('.message.agent[data-status="completed"]').nth(1).waitFor({ timeout: 60_000 });
     await page.getByRole("button", { name: "Files" }).click();
-    await page.locator("#files-panel").getByRole("button", { name: /hello\.txt/ }).click();
+    await page
+      .locator("#files-panel")
+      .getByRole("button", { name: /hello\.txt/ })
+      .click();
     await expect.poll(() => page.locator(".file-text").innerText()).toBe("hello from the sandbox\n");
     await page.locator("#composer").focus();
     await screenshot(page, "readme-chat-view");
@@ -209,6 +212,41 @@ describe("a chat in the browser", () => {
     await page.locator(".chat-row.current .chat-link").focus();
     await page.keyboard.press("Tab");
     expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toMatch(/^Rename /);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("the chat list: newest first, paged, rename and delete in place", async () => {
+    const { context } = await signedInContext(browser);
+    for (let i = 1; i <= 32; i++) await createChat(context, { title: `Chat number ${i}` });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto("/");
+    const rows = page.locator("#sidebar .chat-row");
+    await expect.poll(() => rows.count()).toBe(30);
+    expect(await rows.first().locator(".chat-title").innerText()).toBe("Chat number 32");
+    await page.getByRole("button", { name: "Show more chats" }).click();
+    await expect.poll(() => rows.count()).toBe(32);
+    expect(await rows.last().locator(".chat-title").innerText()).toBe("Chat number 1");
+
+    const chatId = await page.locator('#sidebar .chat-row:has-text("Chat number 32")').getAttribute("data-chat-id");
+    const row = page.locator(`#sidebar .chat-row[data-chat-id="${chatId}"]`);
+    await row.locator(".chat-link").click();
+    await page.locator(".chat-title-h", { hasText: "Chat number 32" }).waitFor();
+    await row.getByRole("button", { name: "Rename Chat number 32" }).click();
+    await row.getByLabel("New title").fill("Renamed in place");
+    await row.getByLabel("New title").press("Enter");
+    await page.locator("#sidebar .chat-title", { hasText: "Renamed in place" }).waitFor();
+    await page.locator(".chat-title-h", { hasText: "Renamed in place" }).waitFor();
+    await row.getByRole("button", { name: "Delete Renamed in place" }).click();
+    await row.getByRole("button", { name: "Delete", exact: true }).click();
+    // The chat shown was deleted: back to the start, and the row is gone.
+    await page.waitForURL((url) => url.pathname === "/");
+    await expect.poll(() => rows.count()).toBe(31);
+    const list = await context.request.get("/api/chats?limit=100");
+    const titles = ((await list.json()) as { chats: { title: string }[] }).chats.map((c) => c.title);
+    expect(titles).not.toContain("Renamed in place");
+    expect(titles).toHaveLength(31);
     expect(errors).toEqual([]);
     await context.close();
   });

@@ -80,8 +80,16 @@ describe("runs in the browser", () => {
     await page.locator(".message.agent .markdown", { hasText: "slow2 " }).waitFor();
     await page.locator("#composer").fill(`${next} queued draft`);
     await page.getByRole("button", { name: "Queue" }).click();
-    const chip = page.locator(".queue .chip");
+    const chip = page.locator(".queue .chip").first();
     await chip.waitFor();
+    // A second one, removed again.
+    await page.locator("#composer").fill("never mind this one");
+    await page.keyboard.press("Enter");
+    const extra = page.locator(".queue .chip", { hasText: "never mind this one" });
+    await extra.waitFor();
+    await page.locator(`[data-chat-id="${chatId}"] .mark.queued`, { hasText: "queued 2" }).waitFor();
+    await extra.getByRole("button", { name: "Remove" }).click();
+    await expect.poll(() => page.locator(".queue .chip").count()).toBe(1);
     expect(await chip.locator(".chip-text").innerText()).toBe(`${next} queued draft`);
     await page.locator(`[data-chat-id="${chatId}"] .mark.queued`, { hasText: "queued 1" }).waitFor();
     await chip.getByRole("button", { name: "Edit" }).click();

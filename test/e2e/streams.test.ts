@@ -68,6 +68,11 @@ describe("streams in the browser", () => {
     const agent = page.locator(".message.agent").first();
     await agent.locator(".markdown", { hasText: "w10 " }).waitFor();
     expect(await agent.getAttribute("data-status")).toBe("streaming");
+    // Settings changed mid-stream leave the stream alone (no callback holds the old ones).
+    await page.getByLabel("Permissions").selectOption("acceptEdits");
+    await page.getByLabel("Model").fill("claude-opus-4-1");
+    await page.getByLabel("Model").press("Enter");
+    await agent.locator(".markdown", { hasText: "w20 " }).waitFor();
 
     proxy.cut();
     await page.getByText("Reconnecting…").waitFor();
@@ -84,6 +89,8 @@ describe("streams in the browser", () => {
     expect(before.length).toBeLessThan(reply.text.length);
     const stored = (await storedMessages(context, chatId)).find((m) => m.role === "assistant");
     expect(stored?.snapshot.content).toBe(reply.text);
+    const chat = ((await (await context.request.get(`/api/chats/${chatId}`)).json()) as { chat: unknown }).chat;
+    expect(chat).toMatchObject({ model: "claude-opus-4-1", permissionMode: "acceptEdits" });
     expect(connections.max()).toBe(1);
     expect(errors).toEqual([]);
     await context.close();
@@ -121,24 +128,47 @@ describe("streams in the browser", () => {
     await proxy.close();
   });
 
-  it("the same chat in a second tab streams the same reply", async () => {
+  it("the same chat in a second tab streams the same reply; a prompt answered in one tab goes in both", async () => {
     const { context } = await signedInContext(browser);
-    const chatId = await createChat(context, { permissionMode: "bypassPermissions" });
+    const chatId = await createChat(context, { permissionMode: "default" });
     const first = await context.newPage();
     const second = await context.newPage();
     const errors = [...watchErrors(first), ...watchErrors(second)];
     await first.goto(`/chats/${chatId}`);
     await second.goto(`/chats/${chatId}`);
     await second.locator("#composer").waitFor();
-    const reply = await slowReply("tab", 60, 40);
-    await first.locator("#composer").fill(`${reply.marker} both tabs`);
+    const text = words("tab", 60);
+    const marker = await script([
+      {
+        blocks: [
+          { type: "text", text },
+          { type: "tool_use", name: "Bash", input: { command: "seq 1 40 > forty.txt && cat forty.txt" } },
+        ],
+        delayMs: 40,
+        chunkSize: 5,
+      },
+      { blocks: [{ type: "text", text: "Counted to forty." }] },
+    ]);
+    await first.locator("#composer").fill(`${marker} both tabs`);
     await first.keyboard.press("Enter");
     // The other tab sees the prompt and the reply while it streams.
     await second.locator(".message.user", { hasText: "both tabs" }).waitFor();
     await second.locator('.message.agent[data-status="streaming"] .markdown', { hasText: "tab5 " }).waitFor();
+    for (const page of [first, second]) await page.locator(".message.agent .permission button").first().waitFor();
+    await second.locator(".permission").getByRole("button", { name: "Allow" }).click();
+    // Answered in the second tab: the first tab's buttons go too.
+    await first.locator(".permission .permission-decision", { hasText: "Allowed" }).waitFor();
+    expect(await first.locator(".permission button").count()).toBe(0);
     for (const page of [first, second]) await page.locator('.message.agent[data-status="completed"]').waitFor();
-    expect(await renderedText(first, ".message.agent")).toBe(reply.text);
-    expect(await renderedText(second, ".message.agent")).toBe(reply.text);
+    for (const page of [first, second]) {
+      expect(await renderedText(page, ".message.agent")).toBe(`${text} Counted to forty.`);
+    }
+    // Long tool output is folded after 20 lines.
+    const tool = first.locator("details.tool");
+    await tool.locator("summary").click();
+    expect((await tool.locator(".tool-section pre").last().innerText()).split("\n")).toHaveLength(20);
+    await tool.getByRole("button", { name: "Show all 40 lines" }).click();
+    expect((await tool.locator(".tool-section pre").last().innerText()).trim().split("\n")).toHaveLength(40);
     expect(errors).toEqual([]);
     await context.close();
   });
