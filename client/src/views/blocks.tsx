@@ -10,11 +10,21 @@ import { bytes, pretty, toolSummary } from "./format";
 
 const FOLD_LINES = 20;
 
+/** A `<details>` whose body is rendered only once opened: a long chat of folded cards stays light. */
+function useOpen() {
+  const open = useSignal(false);
+  const onToggle = (event: Event) => {
+    open.value = (event.currentTarget as HTMLDetailsElement).open;
+  };
+  return { open: open.value, onToggle };
+}
+
 export function Thinking({ block, live }: { block: ThinkingBlock; live: boolean }) {
+  const { open, onToggle } = useOpen();
   return (
-    <details class="thinking">
+    <details class="thinking" onToggle={onToggle}>
       <summary>{live ? "Thinking…" : "Thought"}</summary>
-      <div class="thinking-text">{block.text}</div>
+      {open && <div class="thinking-text">{block.text}</div>}
     </details>
   );
 }
@@ -53,8 +63,9 @@ const toolStates = { running: "running", completed: "done", failed: "failed" } a
 
 export function ToolCard({ block }: { block: ToolBlock }) {
   const summary = toolSummary(block.input);
+  const { open, onToggle } = useOpen();
   return (
-    <details class={`tool ${block.status}`} data-tool={block.name}>
+    <details class={`tool ${block.status}`} data-tool={block.name} onToggle={onToggle}>
       <summary>
         <span class="tool-name">{block.name}</span>
         <span class="tool-key">{summary}</span>
@@ -63,18 +74,20 @@ export function ToolCard({ block }: { block: ToolBlock }) {
           {toolStates[block.status]}
         </span>
       </summary>
-      <div class="tool-body">
-        <div class="tool-section">
-          <div class="tool-label">Input</div>
-          <pre class="io">{pretty(block.input)}</pre>
+      {open && (
+        <div class="tool-body">
+          <div class="tool-section">
+            <div class="tool-label">Input</div>
+            <pre class="io">{pretty(block.input)}</pre>
+          </div>
+          {block.output !== null && (
+            <Output text={block.output} truncatedFromBytes={block.truncatedFromBytes} label="Output" />
+          )}
+          {block.error !== null && (
+            <Output text={block.error} truncatedFromBytes={block.truncatedFromBytes} label="Error" />
+          )}
         </div>
-        {block.output !== null && (
-          <Output text={block.output} truncatedFromBytes={block.truncatedFromBytes} label="Output" />
-        )}
-        {block.error !== null && (
-          <Output text={block.error} truncatedFromBytes={block.truncatedFromBytes} label="Error" />
-        )}
-      </div>
+      )}
     </details>
   );
 }

@@ -19,7 +19,7 @@ const MemoMessage = memo(Message);
 const NEAR_BOTTOM_PX = 48;
 const NEAR_TOP_PX = 400;
 /** Messages rendered at once when a chat opens (more than a screen holds). */
-const FIRST_SLICE = 10;
+const FIRST_SLICE = 6;
 /** A slice that renders faster than this grows; slower, it shrinks (ms of render and layout). */
 const SLICE_BUDGET_MS = [8, 24] as const;
 
