@@ -4,9 +4,9 @@
  * permission prompt, sanitized markdown, keyboard-only use, settings. Screenshots go to
  * test-results/screens/.
  */
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
+  chromiumForFile,
   createChat,
   origin,
   PASSWORD,
@@ -17,19 +17,12 @@ import {
   uniqueEmail,
   watchErrors,
 } from "./support/app.ts";
-import { launchChromium } from "./support/browser.ts";
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = chromiumForFile();
 
 describe("a chat in the browser", () => {
   it("signs up, creates a chat, streams text, shows a tool card and answers a permission prompt", async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser().newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     const errors = watchErrors(page);
     await page.goto(origin());
@@ -99,7 +92,7 @@ describe("a chat in the browser", () => {
   });
 
   it("the offline demo model answers by default, runs a command once allowed, and the header says demo", async () => {
-    const { context } = await signedInContext(browser, { viewport: { width: 1280, height: 900 } });
+    const { context } = await signedInContext(browser(), { viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     const errors = watchErrors(page);
     await page.goto("/");
@@ -133,7 +126,7 @@ describe("a chat in the browser", () => {
   });
 
   it("renders markdown with copyable code blocks and lets no HTML from the agent reach the page", async () => {
-    const { context } = await signedInContext(browser);
+    const { context } = await signedInContext(browser());
     const chatId = await createChat(context, { permissionMode: "bypassPermissions" });
     const hostile = [
       "Here is code:",
@@ -173,10 +166,10 @@ describe("a chat in the browser", () => {
 
   it("works with the keyboard alone: log in, new chat, send, with a visible focus ring", async () => {
     const email = uniqueEmail("keys");
-    const setup = await browser.newContext();
+    const setup = await browser().newContext();
     await setup.request.post(`${origin()}/api/auth/signup`, { data: { email, password: PASSWORD } });
     await setup.close();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser().newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     const errors = watchErrors(page);
     await page.goto(origin());
@@ -217,7 +210,7 @@ describe("a chat in the browser", () => {
   });
 
   it("the chat list: newest first, paged, rename and delete in place", async () => {
-    const { context } = await signedInContext(browser);
+    const { context } = await signedInContext(browser());
     for (let i = 1; i <= 32; i++) await createChat(context, { title: `Chat number ${i}` });
     const page = await context.newPage();
     const errors = watchErrors(page);
@@ -252,7 +245,7 @@ describe("a chat in the browser", () => {
   });
 
   it("settings: defaults apply to new chats; an API token is shown once, listed, works, and is revoked", async () => {
-    const { context } = await signedInContext(browser);
+    const { context } = await signedInContext(browser());
     const page = await context.newPage();
     const errors = watchErrors(page);
     await page.goto("/settings");
@@ -294,7 +287,7 @@ describe("a chat in the browser", () => {
   });
 
   it("on a phone-sized screen the chat list is a drawer and the files panel a full-screen sheet", async () => {
-    const { context } = await signedInContext(browser, { viewport: { width: 390, height: 800 } });
+    const { context } = await signedInContext(browser(), { viewport: { width: 390, height: 800 } });
     const chatId = await createChat(context, { title: "On the phone", permissionMode: "bypassPermissions" });
     const page = await context.newPage();
     const errors = watchErrors(page);

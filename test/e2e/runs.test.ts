@@ -4,22 +4,23 @@
  * fixed; a message queued while a reply streams shows as a chip and "Send now" runs it at once;
  * Stop ends a reply as "Stopped"; a long chat loads older messages on scroll-up without jumping.
  */
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createChat, screenshot, script, signedInContext, storedMessages, watchErrors, words } from "./support/app.ts";
-import { launchChromium } from "./support/browser.ts";
+import { describe, expect, it } from "vitest";
+import {
+  chromiumForFile,
+  createChat,
+  screenshot,
+  script,
+  signedInContext,
+  storedMessages,
+  watchErrors,
+  words,
+} from "./support/app.ts";
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = chromiumForFile();
 
 describe("runs in the browser", () => {
   it("a bootstrap failure shows a failed message with its error, and Retry works", async () => {
-    const { context } = await signedInContext(browser);
+    const { context } = await signedInContext(browser());
     const chatId = await createChat(context, { model: "invalid-model-name", permissionMode: "bypassPermissions" });
     const page = await context.newPage();
     const errors = watchErrors(page);
@@ -68,7 +69,7 @@ describe("runs in the browser", () => {
   });
 
   it("a message sent while a reply streams is queued; edit it, then Send now cancels the running reply", async () => {
-    const { context } = await signedInContext(browser);
+    const { context } = await signedInContext(browser());
     const chatId = await createChat(context, { permissionMode: "bypassPermissions" });
     const page = await context.newPage();
     const errors = watchErrors(page);
@@ -116,7 +117,7 @@ describe("runs in the browser", () => {
   });
 
   it("Stop (and Esc) end a streaming reply as Stopped, keeping what it wrote", async () => {
-    const { context } = await signedInContext(browser);
+    const { context } = await signedInContext(browser());
     const chatId = await createChat(context, { permissionMode: "bypassPermissions" });
     const page = await context.newPage();
     const errors = watchErrors(page);
@@ -139,7 +140,7 @@ describe("runs in the browser", () => {
   });
 
   it("a long chat shows its newest messages and loads older ones on scroll-up without jumping", async () => {
-    const { context } = await signedInContext(browser);
+    const { context } = await signedInContext(browser());
     const chatId = await createChat(context, { permissionMode: "bypassPermissions" });
     // 27 prompts make 54 messages: more than the 50 the first read returns. Sent at once, they
     // queue: each reply is created before its prompt runs, so the API adds replies older than the page.

@@ -4,9 +4,10 @@
  * navigation while a chat streams never holds two connections for one chat, and the chat left
  * behind keeps streaming in the background.
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import {
+  chromiumForFile,
   createChat,
   origin,
   renderedText,
@@ -17,17 +18,10 @@ import {
   watchErrors,
   words,
 } from "./support/app.ts";
-import { launchChromium } from "./support/browser.ts";
 import { startNoWebSocketProxy } from "./support/no-websocket-proxy.ts";
 import { startTcpProxy } from "./support/tcp-proxy.ts";
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = chromiumForFile();
 
 /** A slow plain-text reply: `n` numbered words streamed a few characters at a time. */
 async function slowReply(prefix: string, n: number, delayMs: number): Promise<{ marker: string; text: string }> {
@@ -56,7 +50,7 @@ function countConnections(page: Page) {
 describe("streams in the browser", () => {
   it("a network cut mid-reply: 'Reconnecting…', then the text continues with nothing lost or repeated", async () => {
     const proxy = await startTcpProxy(origin());
-    const { context } = await signedInContext(browser, { base: proxy.origin });
+    const { context } = await signedInContext(browser(), { base: proxy.origin });
     const chatId = await createChat(context, { permissionMode: "bypassPermissions" });
     const page = await context.newPage();
     const errors = watchErrors(page);
@@ -99,7 +93,7 @@ describe("streams in the browser", () => {
 
   it("where WebSockets are blocked it streams over SSE, and resumes after a cut from where it was", async () => {
     const proxy = await startNoWebSocketProxy(origin());
-    const { context } = await signedInContext(browser, { base: proxy.origin });
+    const { context } = await signedInContext(browser(), { base: proxy.origin });
     const chatId = await createChat(context, { permissionMode: "bypassPermissions" });
     const page = await context.newPage();
     const errors = watchErrors(page);
@@ -129,7 +123,7 @@ describe("streams in the browser", () => {
   });
 
   it("the same chat in a second tab streams the same reply; a prompt answered in one tab goes in both", async () => {
-    const { context } = await signedInContext(browser);
+    const { context } = await signedInContext(browser());
     const chatId = await createChat(context, { permissionMode: "default" });
     const first = await context.newPage();
     const second = await context.newPage();
@@ -174,7 +168,7 @@ describe("streams in the browser", () => {
   });
 
   it("rapid navigation while one chat streams: never two connections for one chat; the left chat streams on", async () => {
-    const { context } = await signedInContext(browser);
+    const { context } = await signedInContext(browser());
     const streaming = await createChat(context, { title: "Streaming chat", permissionMode: "bypassPermissions" });
     const quiet = await createChat(context, { title: "Quiet chat" });
     const other = await createChat(context, { title: "Other chat" });

@@ -6,6 +6,7 @@
 import { useSignal } from "@preact/signals";
 import type { PermissionBlock, ThinkingBlock, ToolBlock } from "../../../worker/protocol/snapshot";
 import type { ChatActions } from "../models/chat-actions";
+import { ErrorLine } from "./bits";
 import { bytes, pretty, toolSummary } from "./format";
 
 const FOLD_LINES = 20;
@@ -127,11 +128,7 @@ export function PermissionCard({ block, actions }: { block: PermissionBlock; act
           {block.by === "system" ? " (the run ended before an answer)" : ""}
         </p>
       )}
-      {error && (
-        <p class="error small" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
     </section>
   );
 }

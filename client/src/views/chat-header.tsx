@@ -5,12 +5,11 @@
  */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import { type PermissionMode, permissionModes } from "../api/schemas";
-import { drawerOpen } from "../app";
+import type { PermissionMode } from "../api/schemas";
 import type { ChatActions } from "../models/chat-actions";
 import type { ChatState } from "../models/chat-state";
 import type { FilePanel } from "../models/files";
-import { permissionModeLabels, suggestedModels } from "../models/settings";
+import { ErrorLine, MenuButton, ModelSuggestions, PermissionOptions } from "./bits";
 import { elapsed } from "./format";
 
 /** The offline demo model labels every reply; that is how the header knows to say "demo". */
@@ -100,16 +99,7 @@ export function ChatHeader({ state, actions, files }: { state: ChatState; action
   return (
     <header class="chat-header">
       <div class="chat-header-row">
-        <button
-          type="button"
-          class="icon menu"
-          aria-label="Show chats"
-          aria-controls="sidebar"
-          aria-expanded={drawerOpen.value}
-          onClick={() => (drawerOpen.value = !drawerOpen.value)}
-        >
-          ☰
-        </button>
+        <MenuButton />
         <Title state={state} actions={actions} />
         {isDemo(state) && (
           <span class="badge" title="Replies come from the offline demo model">
@@ -150,31 +140,19 @@ export function ChatHeader({ state, actions, files }: { state: ChatState; action
               />
             </label>
           </form>
-          <datalist id="model-suggestions">
-            {suggestedModels.map((m) => (
-              <option key={m} value={m} />
-            ))}
-          </datalist>
+          <ModelSuggestions id="model-suggestions" />
           <label>
             Permissions
             <select
               value={meta.permissionMode}
               onChange={(e) => void actions.configure({ permissionMode: e.currentTarget.value as PermissionMode })}
             >
-              {permissionModes.map((m) => (
-                <option key={m} value={m}>
-                  {permissionModeLabels[m]}
-                </option>
-              ))}
+              <PermissionOptions />
             </select>
           </label>
         </div>
       )}
-      {actions.headerError.value && (
-        <p class="error small" role="alert">
-          {actions.headerError.value}
-        </p>
-      )}
+      <ErrorLine text={actions.headerError.value} />
     </header>
   );
 }

@@ -6,6 +6,7 @@
 import { useLayoutEffect, useRef } from "preact/hooks";
 import type { ChatActions } from "../models/chat-actions";
 import type { ChatState } from "../models/chat-state";
+import { ErrorLine } from "./bits";
 
 function QueueChips({ state, actions }: { state: ChatState; actions: ChatActions }) {
   const queue = state.queue.value;
@@ -57,11 +58,7 @@ function QueueChips({ state, actions }: { state: ChatState; actions: ChatActions
           </li>
         ))}
       </ul>
-      {actions.queueError.value && (
-        <p class="error small" role="alert">
-          {actions.queueError.value}
-        </p>
-      )}
+      <ErrorLine text={actions.queueError.value} />
     </section>
   );
 }
@@ -115,11 +112,7 @@ export function Composer({ state, actions }: { state: ChatState; actions: ChatAc
           {running ? "Queue" : "Send"}
         </button>
       </form>
-      {actions.composerError.value && (
-        <p class="error small" role="alert">
-          {actions.composerError.value}
-        </p>
-      )}
+      <ErrorLine text={actions.composerError.value} />
     </div>
   );
 }

@@ -2,23 +2,15 @@
  * The start page: with no chats yet, a big "New chat" and how to try the demo model; otherwise a
  * pointer to the list (on wide screens the list is right beside it).
  */
-import { chatList, drawerOpen } from "../app";
+import { chatList } from "../app";
+import { MenuButton } from "./bits";
 import { newChat, newChatError } from "./new-chat";
 
 export function Home() {
   const none = chatList.loaded.value && chatList.items.value.length === 0;
   return (
     <main class="home" id="main">
-      <button
-        type="button"
-        class="icon menu"
-        aria-label="Show chats"
-        aria-controls="sidebar"
-        aria-expanded={drawerOpen.value}
-        onClick={() => (drawerOpen.value = !drawerOpen.value)}
-      >
-        ☰
-      </button>
+      <MenuButton />
       <div class="empty-chat">
         <h1>{none ? "Start your first chat" : "Pick a chat, or start a new one"}</h1>
         <p>Each chat has its own sandbox where the agent reads, writes and runs code.</p>

@@ -5,9 +5,9 @@
  */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import { type PermissionMode, permissionModes } from "../api/schemas";
-import { drawerOpen, now, settings } from "../app";
-import { permissionModeLabels, suggestedModels } from "../models/settings";
+import type { PermissionMode } from "../api/schemas";
+import { now, settings } from "../app";
+import { ErrorLine, MenuButton, ModelSuggestions, PermissionOptions } from "./bits";
 import { relativeTime } from "./format";
 
 function Defaults() {
@@ -42,11 +42,7 @@ function Defaults() {
             }}
           />
         </label>
-        <datalist id="settings-models">
-          {suggestedModels.map((m) => (
-            <option key={m} value={m} />
-          ))}
-        </datalist>
+        <ModelSuggestions id="settings-models" />
         <label>
           Default permission mode
           <select
@@ -56,11 +52,7 @@ function Defaults() {
               settings.defaultsSaved.value = false;
             }}
           >
-            {permissionModes.map((m) => (
-              <option key={m} value={m}>
-                {permissionModeLabels[m]}
-              </option>
-            ))}
+            <PermissionOptions />
           </select>
         </label>
         <div>
@@ -69,11 +61,7 @@ function Defaults() {
           </button>{" "}
           {settings.defaultsSaved.value && <span role="status">Saved.</span>}
         </div>
-        {settings.defaultsError.value && (
-          <p class="error small" role="alert">
-            {settings.defaultsError.value}
-          </p>
-        )}
+        <ErrorLine text={settings.defaultsError.value} />
       </form>
     </section>
   );
@@ -135,11 +123,7 @@ function Tokens() {
         <button type="submit">Create token</button>
       </form>
       <NewSecret />
-      {settings.tokenError.value && (
-        <p class="error small" role="alert">
-          {settings.tokenError.value}
-        </p>
-      )}
+      <ErrorLine text={settings.tokenError.value} />
       {settings.tokensLoaded.value && tokens.length === 0 && <p class="muted small">No tokens yet.</p>}
       {tokens.length > 0 && (
         <table class="tokens">
@@ -176,16 +160,7 @@ function Tokens() {
 export function SettingsPage() {
   return (
     <main class="settings" id="main">
-      <button
-        type="button"
-        class="icon menu"
-        aria-label="Show chats"
-        aria-controls="sidebar"
-        aria-expanded={drawerOpen.value}
-        onClick={() => (drawerOpen.value = !drawerOpen.value)}
-      >
-        ☰
-      </button>
+      <MenuButton />
       <h1>Settings</h1>
       <Defaults />
       <Tokens />

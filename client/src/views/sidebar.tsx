@@ -7,6 +7,7 @@ import { messageOf } from "../api/http";
 import type { ChatSummary } from "../api/schemas";
 import { auth, chatList, drawerOpen, now } from "../app";
 import { chatPath, navItems, navigate, route } from "../models/router";
+import { ErrorLine } from "./bits";
 import { relativeTime } from "./format";
 import { Link } from "./link";
 import { newChat, newChatError } from "./new-chat";
@@ -123,11 +124,7 @@ function ChatRow({ chat }: { chat: ChatSummary }) {
           </span>
         </>
       )}
-      {error.value && (
-        <p class="error small" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorLine text={error.value} />
     </li>
   );
 }
@@ -142,16 +139,8 @@ export function Sidebar() {
           + New chat
         </button>
       </div>
-      {newChatError.value && (
-        <p class="error small" role="alert">
-          {newChatError.value}
-        </p>
-      )}
-      {chatList.error.value && (
-        <p class="error small" role="alert">
-          {chatList.error.value}
-        </p>
-      )}
+      <ErrorLine text={newChatError.value} />
+      <ErrorLine text={chatList.error.value} />
       <div class="chat-scroll">
         <ul class="chat-list" aria-label="Your chats">
           {items.map((chat) => (

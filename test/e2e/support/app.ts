@@ -6,7 +6,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
+import { launchChromium } from "./browser.ts";
 
 export const origin = () => inject("e2eOrigin");
 const modelUrl = () => inject("e2eModelUrl");
@@ -91,4 +92,19 @@ export async function renderedText(page: Page, messageSelector: string): Promise
 
 export function words(prefix: string, n: number): string {
   return Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`).join(" ");
+}
+
+/** One Chromium for a test file: launched before its tests, closed after them. */
+export function chromiumForFile(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error("Chromium is not running");
+    return browser;
+  };
 }
