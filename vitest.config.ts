@@ -16,11 +16,29 @@ export default defineConfig({
       },
       {
         test: {
+          name: "client",
+          include: ["test/client/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        test: {
           name: "sandbox",
           include: ["test/sandbox/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/e2e/global-setup.ts"],
+          // Real Chromium, the real worker under wrangler dev and real CLI runs: seconds per test.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       "test/worker/vitest.config.ts",

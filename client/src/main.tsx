@@ -1,37 +1,18 @@
 /**
- * The browser entry. Until the client issue builds the real chat UI, this page says what the
- * service is and shows whether the visitor is signed in, using the same API a script would.
+ * The browser entry: styles, the app's instances, history, then the shell. Auth is loaded first;
+ * the shell renders "Loading…" until it knows who is there.
  */
 import { render } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { auth, startApp, store } from "./app";
+import { listenToHistory, route } from "./models/router";
+import { App } from "./views/app";
+import "./styles.css";
 
-type Me = { state: "loading" } | { state: "signed-out" } | { state: "signed-in"; email: string };
-
-function App() {
-  const [me, setMe] = useState<Me>({ state: "loading" });
-  useEffect(() => {
-    fetch("/api/auth/me")
-      .then(async (res) => {
-        const body = (await res.json()) as { user?: { email?: unknown } };
-        const email = body.user?.email;
-        setMe(res.ok && typeof email === "string" ? { state: "signed-in", email } : { state: "signed-out" });
-      })
-      .catch(() => setMe({ state: "signed-out" }));
-  }, []);
-  return (
-    <main>
-      <h1>Agent Chat</h1>
-      <p>Chat with a coding agent that works in its own sandbox. The full interface is on its way; the API is live.</p>
-      <p data-testid="session">
-        {me.state === "loading"
-          ? "Checking your session…"
-          : me.state === "signed-in"
-            ? `Signed in as ${me.email}`
-            : "Not signed in"}
-      </p>
-    </main>
-  );
-}
-
+startApp();
+listenToHistory();
+void auth.load();
+// A chat's URL: its history loads while the session is checked, not after.
+const first = route.peek();
+if (first.name === "chat") store.prefetch(first.chatId);
 const root = document.getElementById("app");
 if (root) render(<App />, root);

@@ -49,6 +49,37 @@ function tickDraft(messageId: string, i: number): Draft {
     : { kind: "tool_completed", messageId, payload: { toolUseId, output: "a\nb" } };
 }
 
+/**
+ * A chat history as an agent writes it, for the client bench: exchanges of a prompt, a reply of
+ * eight steps (a markdown paragraph, then a tool call and its output; the tool events keep the
+ * paragraphs from merging) and a closing paragraph with a code block, until `n` events. The last
+ * reply ends with `lastMarker`, so a page can tell when it has rendered the end.
+ */
+function* conversationDrafts(n: number, lastMarker: string): Generator<Draft> {
+  const perExchange = 29;
+  const exchanges = Math.max(1, Math.floor(n / perExchange));
+  for (let x = 0; x < exchanges; x++) {
+    const [user, reply] = [crypto.randomUUID(), crypto.randomUUID()];
+    const content = `Exchange ${x}: look at the build and fix what fails.`;
+    yield { kind: "user_message", messageId: user, payload: { content, assistantMessageId: reply, source: "user" } };
+    yield { kind: "run_started", messageId: reply, payload: { userMessageId: user, model: "bench" } };
+    for (let step = 0; step < 8; step++) {
+      const text = `Step ${step}: I read \`src/module-${step}.ts\` and the **test** around it; the next command shows why it fails.\n\n`;
+      yield { kind: "text_delta", messageId: reply, payload: { text } };
+      const toolUseId = `t${x}-${step}`;
+      const input = { command: `npm test -- module-${step}` };
+      yield { kind: "tool_started", messageId: reply, payload: { toolUseId, name: "Bash", input } };
+      const output = Array.from({ length: 12 }, (_, i) => `  ✓ case ${i} of module ${step}`).join("\n");
+      yield { kind: "tool_completed", messageId: reply, payload: { toolUseId, output } };
+    }
+    const end = x === exchanges - 1 ? lastMarker : `end of exchange ${x}`;
+    const text = `All steps pass now:\n\n\`\`\`ts\nexport const fixed = ${x};\n\`\`\`\n\n${end}`;
+    yield { kind: "text_delta", messageId: reply, payload: { text } };
+    yield { kind: "usage", messageId: reply, payload: { inputTokens: 1200, outputTokens: 480 } };
+    yield { kind: "run_completed", messageId: reply, payload: { numTurns: 9 } };
+  }
+}
+
 /** The event as the real room hands it to `broadcast`: its payload serialized once. */
 function eventText(seq: number, draft: EventDraft): EventText {
   return {
@@ -188,6 +219,46 @@ export class ChatRoom extends RealChatRoom {
     const statements = this.#d1.statements - before.statements;
     this.#appendOne(chatId, { kind: "run_completed", messageId, payload: {} });
     return { tokens: sent, elapsedMs, batches, statements, head: await this.head() };
+  }
+
+  /** Writes a chat history of about `n` events (see `conversationDrafts`) and copies it to D1. */
+  async benchConversation(chatId: string, n: number, lastMarker: string): Promise<{ head: number }> {
+    let i = 0;
+    for (const draft of conversationDrafts(n, lastMarker)) {
+      await this.#appendOne(chatId, draft);
+      if (++i % 500 === 0) await sleep(0);
+    }
+    await this.flush(chatId);
+    return { head: await this.head() };
+  }
+
+  /**
+   * A prompt and a reply streamed like a fast model (bursts of 1-4 tokens 2-5 ms apart) in
+   * paragraphs of 60 tokens, each token unique (` w<i>x`) so a page can tell exactly when each one
+   * reached the screen; then `run_completed`.
+   */
+  async benchStream(chatId: string, tokens: number): Promise<{ head: number }> {
+    const [user, reply] = [crypto.randomUUID(), crypto.randomUUID()];
+    await this.#appendOne(chatId, {
+      kind: "user_message",
+      messageId: user,
+      payload: { content: "stream as fast as you can", assistantMessageId: reply, source: "user" },
+    });
+    await this.#appendOne(chatId, {
+      kind: "run_started",
+      messageId: reply,
+      payload: { userMessageId: user, model: "bench" },
+    });
+    for (let sent = 0; sent < tokens; ) {
+      await sleep(2 + Math.floor(Math.random() * 4));
+      const burst = 1 + Math.floor(Math.random() * 4);
+      for (let k = 0; k < burst && sent < tokens; k++, sent++) {
+        const text = sent % 60 === 59 ? ` w${sent}x.\n\n` : ` w${sent}x`;
+        await this.#appendOne(chatId, { kind: "text_delta", messageId: reply, payload: { text } });
+      }
+    }
+    await this.#appendOne(chatId, { kind: "run_completed", messageId: reply, payload: {} });
+    return { head: await this.head() };
   }
 
   /**
@@ -362,6 +433,10 @@ async function benchRoute(request: Request, env: BenchEnv): Promise<Response> {
       if (variant === "raw")
         return Response.json(await env.RAW_ROOM.getByName(chat).benchTicks(chat, n, int(url, "interval", 10)));
       return Response.json(await real.benchTicks(chat, n, int(url, "interval", 10)));
+    case "/bench/conversation":
+      return Response.json(await real.benchConversation(chat, n, url.searchParams.get("marker") ?? "the end"));
+    case "/bench/stream":
+      return Response.json(await real.benchStream(chat, int(url, "tokens", 1000)));
     case "/bench/tokens":
       return Response.json(await real.benchTokens(chat, int(url, "tokens", 0), int(url, "duration", 0)));
     case "/bench/flush":

@@ -7,6 +7,7 @@
 import { startTestServers } from "../support/servers.ts";
 import { signUp } from "./clients.ts";
 import type { Context } from "./context.ts";
+import { client } from "./scenarios/client.ts";
 import { coalescing } from "./scenarios/coalescing.ts";
 import { latency } from "./scenarios/latency.ts";
 import { memory } from "./scenarios/memory.ts";
@@ -20,8 +21,8 @@ import { note } from "./stats.ts";
 
 // Memory first: later runs would reuse memory freed by the other scenarios and look cheaper.
 const scenarios = { memory, throughput, latency, replay, coalescing, runs, scheduler } as const;
-/** Diagnostics that run only when named. */
-const extras = { profile } as const;
+/** Diagnostics that run only when named; `client` drives real Chromium (`npm run bench -- client`). */
+const extras = { profile, client } as const;
 const all = { ...scenarios, ...extras };
 type Name = keyof typeof all;
 

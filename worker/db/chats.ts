@@ -4,7 +4,7 @@
  */
 import { and, desc, eq, lt, or } from "drizzle-orm";
 import type { Db } from "./client";
-import { chats } from "./schema";
+import { chats, messages } from "./schema";
 
 export type ChatRow = typeof chats.$inferSelect;
 export type PermissionMode = ChatRow["permissionMode"];
@@ -59,4 +59,59 @@ export async function updateChat(
     .where(and(eq(chats.id, chatId), eq(chats.userId, userId)))
     .returning();
   return rows[0];
+}
+
+/**
+ * What a chat list shows of each chat's runs: one running, how many wait in its queue, how the
+ * last finished run ended, and when anything last happened. Read from the newest
+ * `ACTIVITY_WINDOW` messages of each chat (D1 trails the live log by about a second).
+ */
+export type ChatActivity = {
+  streaming: boolean;
+  queued: number;
+  lastRun: "completed" | "failed" | "cancelled" | null;
+  lastMessageAt: number | null;
+};
+
+/** Runs and queues live at the end of a chat; older messages are all finished. */
+export const ACTIVITY_WINDOW = 50;
+
+export async function chatActivity(db: Db, chatIds: string[]): Promise<Map<string, ChatActivity>> {
+  const queries = chatIds.map((chatId) =>
+    db
+      .select({
+        role: messages.role,
+        status: messages.status,
+        lastSeq: messages.lastSeq,
+        updatedAt: messages.updatedAt,
+      })
+      .from(messages)
+      .where(eq(messages.chatId, chatId))
+      .orderBy(desc(messages.createdSeq))
+      .limit(ACTIVITY_WINDOW),
+  );
+  const [first, ...rest] = queries;
+  const results = first ? await db.batch([first, ...rest]) : [];
+  const activity = new Map<string, ChatActivity>();
+  results.forEach((rows, i) => {
+    const chatId = chatIds[i];
+    if (chatId === undefined) return;
+    let lastRun: ChatActivity["lastRun"] = null;
+    let lastRunSeq = -1;
+    let lastMessageAt: number | null = null;
+    let streaming = false;
+    let queued = 0;
+    for (const row of rows) {
+      lastMessageAt = Math.max(lastMessageAt ?? 0, row.updatedAt);
+      if (row.role !== "assistant") continue;
+      if (row.status === "streaming") streaming = true;
+      else if (row.status === "queued") queued++;
+      else if (row.lastSeq > lastRunSeq) {
+        lastRun = row.status;
+        lastRunSeq = row.lastSeq;
+      }
+    }
+    activity.set(chatId, { streaming, queued, lastRun, lastMessageAt });
+  });
+  return activity;
 }

@@ -1,20 +1,20 @@
 /**
- * Chats: create, list (newest first, cursor pages), get one with its latest message snapshots,
- * rename or reconfigure, delete. Every query is scoped to the signed-in owner; another user's chat
- * is a 404.
+ * Chats: create, list (newest first, cursor pages, each with the state of its runs), get one with
+ * its latest message snapshots and the seq to stream from, rename or reconfigure, delete. Every
+ * query is scoped to the signed-in owner; another user's chat is a 404.
  */
 import { Hono } from "hono";
 import { z } from "zod";
 import { finishDeletion } from "../chat/deletion";
 import { deleteChat } from "../db/chat-deletions";
-import { type ChatRow, findChat, insertChat, listChats, updateChat } from "../db/chats";
-import { listMessages } from "../db/messages";
+import { type ChatRow, chatActivity, findChat, insertChat, listChats, updateChat } from "../db/chats";
+import { latestHistory } from "../db/messages";
 import { AppError } from "../errors";
 import type { AppEnv } from "../http/context";
 import { decodeCursor, encodeCursor } from "../http/cursor";
 import { jsonBody, pageLimit, query } from "../http/validate";
 import { isId, newId } from "../ids";
-import { chatView, messageView } from "./views";
+import { chatListView, chatView, messageView, queueView } from "./views";
 
 export const DEFAULT_MODEL = "claude-sonnet-4-5";
 export const modelSchema = z
@@ -57,15 +57,26 @@ export const chatRoutes = new Hono<AppEnv>()
     const q = query(c, z.strictObject({ cursor: z.string().optional(), limit: pageLimit(100, 20) }));
     const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
     const page = await listChats(c.var.db, c.var.userId, q.limit, after);
+    const ids = page.rows.map((chat) => chat.id);
+    const activity = await chatActivity(c.var.db, ids);
     return c.json({
-      chats: page.rows.map(chatView),
+      chats: page.rows.map((chat) => chatListView(chat, activity.get(chat.id))),
       nextCursor: page.next ? encodeCursor(page.next.createdAt, page.next.id) : null,
     });
   })
   .get("/:chatId", async (c) => {
     const chat = await ownedChat(c, c.req.param("chatId"));
-    const page = await listMessages(c.var.db, chat.id, 50, null);
-    return c.json({ chat: chatView(chat), messages: page.rows.map(messageView), hasMoreMessages: page.hasMore });
+    const history = await latestHistory(c.var.db, chat.id, 50);
+    return c.json({
+      chat: chatView(chat),
+      messages: history.rows.map(messageView),
+      hasMoreMessages: history.hasMore,
+      // Stream with `?after=resumeAfter`: the snapshots above hold exactly the events up to it.
+      resumeAfter: history.resumeAfter,
+      queue: queueView(history.queueJson),
+      // Replies to prompts above that are older than this page (they were queued before their prompt ran).
+      olderReplies: history.olderReplies.map(messageView),
+    });
   })
   .patch("/:chatId", async (c) => {
     const chat = await ownedChat(c, c.req.param("chatId"));
