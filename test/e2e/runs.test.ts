@@ -114,6 +114,9 @@ describe("runs in the browser", () => {
     expect(
       await page.locator(".message.agent").evaluateAll((els) => els.map((e) => e.getAttribute("data-status"))),
     ).toEqual(["cancelled", "completed", "cancelled"]);
+    expect(await page.locator(".message.agent .removed").allInnerTexts()).toEqual([
+      "Removed from the queue before it ran",
+    ]);
     expect(errors).toEqual([]);
     await context.close();
   });

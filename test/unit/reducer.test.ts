@@ -43,6 +43,7 @@ describe("reduce: rules", () => {
       content: "hi",
       blocks: [],
       error: null,
+      cancelReason: null,
       usage: null,
       result: null,
       lastSeq: 1,
@@ -198,7 +199,7 @@ describe("reduce: rules", () => {
       error: { code: "sandbox_lost", message: "the sandbox went away" },
     });
     const cancelled = fold([started, ev(3, A, "run_cancelled", { reason: "user" })]);
-    expect(cancelled).toMatchObject({ status: "cancelled", lastSeq: 3 });
+    expect(cancelled).toMatchObject({ status: "cancelled", cancelReason: "user", lastSeq: 3 });
   });
 
   it("a queued message can be cancelled without ever streaming", () => {
@@ -206,7 +207,7 @@ describe("reduce: rules", () => {
       ev(3, A, "message_queued", { userMessageId: "user-1", content: "x" }),
       ev(5, A, "run_cancelled", { reason: "removed_from_queue" }),
     ]);
-    expect(s).toMatchObject({ status: "cancelled", createdSeq: 3, lastSeq: 5 });
+    expect(s).toMatchObject({ status: "cancelled", cancelReason: "removed_from_queue", createdSeq: 3, lastSeq: 5 });
   });
 
   it("ignores every event after a terminal one", () => {

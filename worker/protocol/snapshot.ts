@@ -75,6 +75,8 @@ export const messageSnapshotSchema = z.strictObject({
   content: z.string(),
   blocks: z.array(blockSchema),
   error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
+  /** Why a cancelled message was cancelled (`removed_from_queue`: it never ran). */
+  cancelReason: payloadSchemas.run_cancelled.shape.reason.nullable(),
   usage: payloadSchemas.usage.nullable(),
   result: runResultSchema.nullable(),
   lastSeq: z.number().int().nonnegative(),
@@ -100,6 +102,7 @@ function emptySnapshot(messageId: string, seq: number): MessageSnapshot {
     content: "",
     blocks: [],
     error: null,
+    cancelReason: null,
     usage: null,
     result: null,
     lastSeq: seq,
@@ -330,7 +333,7 @@ export function reduce(snapshot: MessageSnapshot | undefined, event: Envelope): 
     case "run_failed":
       return { ...s, status: "failed", error: { code: event.payload.code, message: event.payload.error } };
     case "run_cancelled":
-      return { ...s, status: "cancelled" };
+      return { ...s, status: "cancelled", cancelReason: event.payload.reason };
   }
 }
 

@@ -86,7 +86,12 @@ function AgentMessage({
           )}
         </div>
       )}
-      {snapshot.status === "cancelled" && <p class="stopped">Stopped</p>}
+      {snapshot.status === "cancelled" &&
+        (snapshot.cancelReason === "removed_from_queue" ? (
+          <p class="muted removed">Removed from the queue before it ran</p>
+        ) : (
+          <p class="stopped">Stopped</p>
+        ))}
       {!live && <Usage snapshot={snapshot} />}
     </article>
   );
