@@ -13,21 +13,12 @@ import {
   proxiedChat,
   script,
   send,
+  slow,
   storedSnapshot,
   terminalCounts,
   text,
   Watcher,
 } from "./run-helpers";
-
-/** A reply that streams for about `ms` milliseconds. */
-function slow(reply: string, ms: number) {
-  const chunkSize = 2;
-  return {
-    blocks: [{ type: "text" as const, text: reply }],
-    chunkSize,
-    delayMs: Math.ceil(ms / (reply.length / chunkSize)),
-  };
-}
 
 const startedOrder = (events: Envelope[]) => events.filter((e) => e.kind === "run_started").map((e) => e.messageId);
 

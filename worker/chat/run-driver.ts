@@ -55,6 +55,8 @@ export class RunDriver {
   #stopped = false;
   /** The newest record processed; the cursor follows it once its events are all committed. */
   #lastOffset = 0;
+  /** The cursor as stored (a write only when it moves). */
+  #storedCursor = 0;
 
   constructor(deps: DriverDeps, active: ActiveRun) {
     this.#d = deps;
@@ -193,7 +195,7 @@ export class RunDriver {
     let result: AgentResult | undefined;
     let stderr = "";
     let failures = 0;
-    this.#lastOffset = storedCursor;
+    this.#lastOffset = this.#storedCursor = storedCursor;
     while (!this.#stopped) {
       try {
         for await (const record of provider.readRunEvents(d.chatId, runId, seen, this.#abort.signal)) {
@@ -255,7 +257,9 @@ export class RunDriver {
     if (this.#stopped) return;
     const waiting = this.#d.oldestWaitingSource();
     const cursor = waiting === null ? this.#lastOffset : Math.min(this.#lastOffset, waiting - 1);
-    if (cursor > 0) this.#d.store.setCursor(this.assistantMessageId, cursor);
+    if (cursor <= this.#storedCursor) return;
+    this.#d.store.setCursor(this.assistantMessageId, cursor);
+    this.#storedCursor = cursor;
   }
 
   /**
