@@ -8,6 +8,7 @@
 import { realpathSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { agentBinForSandboxes } from "./agent-bin.ts";
 import { makeAuthCheck } from "./auth.ts";
 import { ApiError, sendError } from "./http.ts";
 import { IdleReaper } from "./idle.ts";
@@ -75,7 +76,7 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
   const uids = mode === "bubblewrap" && isRoot ? (opts.uids ?? DEFAULT_UIDS) : null;
   let claudeBin = opts.claudeBin;
   try {
-    claudeBin = realpathSync(claudeBin);
+    claudeBin = agentBinForSandboxes(realpathSync(claudeBin), opts.root, uids !== null);
   } catch {
     // Left as given: a run then fails to start with a clear stderr record.
   }

@@ -6,11 +6,14 @@
  */
 import { randomBytes } from "node:crypto";
 import {
+  chmodSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  realpathSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -212,6 +215,38 @@ describe("start-up", () => {
         }
       } finally {
         rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it.skipIf(!isolated || process.getuid?.() !== 0)(
+    "runs an agent CLI that lives under a private directory (a 0700 checkout): it stages the binary where sandboxes reach it",
+    async () => {
+      const dir = root();
+      const checkout = mkdtempSync(join(tmpdir(), "private-checkout-"));
+      chmodSync(checkout, 0o700);
+      const cli = join(checkout, "claude");
+      linkSync(realpathSync(claudeBin()), cli);
+      try {
+        const server = await startSandboxServer({ token: "t", root: dir, claudeBin: cli, uids: testUids() });
+        try {
+          const headers = { authorization: "Bearer t" };
+          await fetch(`${server.url}/v1/sandboxes/p`, { method: "PUT", headers, body: "{}" });
+          const res = await fetch(`${server.url}/v1/sandboxes/p/exec`, {
+            method: "POST",
+            headers,
+            body: JSON.stringify({ command: "id -u" }),
+          });
+          expect(await res.text()).toContain('"exitCode":0');
+          const staged = join(dir, ".agent", "claude");
+          expect(statSync(staged).ino).toBe(statSync(cli).ino); // a hard link, not a 380 MB copy
+          expect(statSync(staged).mode & 0o777).toBe(0o755);
+        } finally {
+          await server.close();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        rmSync(checkout, { recursive: true, force: true });
       }
     },
   );
