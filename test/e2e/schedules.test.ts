@@ -254,7 +254,9 @@ describe("schedules in the browser", () => {
     await page.getByRole("button", { name: "Create schedule" }).click();
     await page.waitForURL(/\/schedules\/[^/]+$/);
     expect((await schedulesOf(page))[0]?.target).toEqual({ type: "chat", chatId });
-    await page.getByRole("link", { name: "its chat" }).waitFor();
+    expect(await page.getByRole("link", { name: /^(its chat|the chat “Release notes”)$/ }).getAttribute("href")).toBe(
+      `/chats/${chatId}`,
+    );
     await page.getByRole("button", { name: "Run now" }).click();
     const link = page
       .locator(".runs .run")

@@ -18,7 +18,9 @@ import { NextRun, ScheduleState } from "./schedule-list-page";
 function Target({ schedule }: { schedule: Schedule }) {
   if (schedule.target.type === "new_chat") return <>a new chat for each run</>;
   if (schedule.target.chatId === null) return <span class="error">its chat was deleted: choose another target</span>;
-  return <Link href={chatPath(schedule.target.chatId)}>its chat</Link>;
+  const chatId = schedule.target.chatId;
+  const title = chatList.items.value.find((c) => c.id === chatId)?.title;
+  return <Link href={chatPath(chatId)}>{title ? `the chat “${title}”` : "its chat"}</Link>;
 }
 
 function Actions({ detail, schedule }: { detail: ScheduleDetail; schedule: Schedule }) {
