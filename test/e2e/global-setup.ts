@@ -3,6 +3,7 @@
  * sandbox provider (running the real Claude Code CLI), and the real worker under `wrangler dev`
  * pointed at them. The client build must exist (`npm test` builds it first).
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
@@ -21,7 +22,12 @@ export default async function setup(project: TestProject) {
     throw new Error("dist/client is missing: run `npm run build:client` first");
   }
   const servers = await startTestServers({ heartbeatMs: 1000, cancelGraceMs: 1000 });
-  const worker = await startWorker({ SANDBOX_URL: servers.sandboxUrl, SANDBOX_TOKEN: servers.sandboxToken });
+  const worker = await startWorker({
+    SANDBOX_URL: servers.sandboxUrl,
+    SANDBOX_TOKEN: servers.sandboxToken,
+    // Seals users' own model keys (the settings page's model key); a fresh key per run.
+    ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+  });
   project.provide("e2eOrigin", worker.origin);
   project.provide("e2eModelUrl", servers.modelUrl);
   return async () => {

@@ -1,7 +1,7 @@
 /**
  * Routes in the URL, so reload and back/forward work: the path parsed into a `Route` signal, and
- * `navigate` for links and actions. New pages (schedules, when their API exists) add a case to
- * `parseRoute` and an entry to `navItems`; nothing else in the app needs to change.
+ * `navigate` for links and actions. A new page adds a case to `parseRoute` (and `sectionOf` for
+ * its place in the navigation) and, when it is a section of its own, an entry to `navItems`.
  */
 import { signal } from "@preact/signals";
 
@@ -9,6 +9,10 @@ export type Route =
   | { name: "home" }
   | { name: "chat"; chatId: string }
   | { name: "settings" }
+  | { name: "schedules" }
+  | { name: "schedule-new" }
+  | { name: "schedule"; scheduleId: string }
+  | { name: "schedule-edit"; scheduleId: string }
   | { name: "login" }
   | { name: "signup" }
   | { name: "not-found"; path: string };
@@ -19,6 +23,7 @@ export const publicRoutes: ReadonlySet<Route["name"]> = new Set(["login", "signu
 /** The main navigation, in order. */
 export const navItems: readonly { href: string; label: string; route: Route["name"] }[] = [
   { href: "/", label: "Chats", route: "home" },
+  { href: "/schedules", label: "Schedules", route: "schedules" },
   { href: "/settings", label: "Settings", route: "settings" },
 ];
 
@@ -27,12 +32,25 @@ export function parseRoute(path: string): Route {
   if (path === "/login") return { name: "login" };
   if (path === "/signup") return { name: "signup" };
   if (path === "/settings") return { name: "settings" };
+  if (path === "/schedules" || path === "/schedules/") return { name: "schedules" };
+  if (path === "/schedules/new") return { name: "schedule-new" };
   const chat = /^\/chats\/([^/]+)\/?$/.exec(path);
   if (chat?.[1]) return { name: "chat", chatId: decodeURIComponent(chat[1]) };
+  const schedule = /^\/schedules\/([^/]+)(\/edit)?\/?$/.exec(path);
+  if (schedule?.[1]) {
+    const scheduleId = decodeURIComponent(schedule[1]);
+    return schedule[2] ? { name: "schedule-edit", scheduleId } : { name: "schedule", scheduleId };
+  }
   return { name: "not-found", path };
 }
 
+/** The navigation entry a route belongs to (a schedule's pages to "schedules"). */
+export function sectionOf(route: Route): Route["name"] {
+  return route.name.startsWith("schedule") ? "schedules" : route.name;
+}
+
 export const chatPath = (chatId: string) => `/chats/${encodeURIComponent(chatId)}`;
+export const schedulePath = (scheduleId: string) => `/schedules/${encodeURIComponent(scheduleId)}`;
 
 export const route = signal<Route>(typeof location === "undefined" ? { name: "home" } : parseRoute(location.pathname));
 

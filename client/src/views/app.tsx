@@ -5,7 +5,7 @@
 import { useEffect } from "preact/hooks";
 import { auth, chatList, drawerOpen } from "../app";
 import { lazy } from "../lib/lazy";
-import { navigate, publicRoutes, returnTo, route } from "../models/router";
+import { navigate, publicRoutes, returnTo, route, sectionOf } from "../models/router";
 import { AuthPage } from "./auth-page";
 import { ChatView } from "./chat-view";
 import { Home } from "./home";
@@ -13,7 +13,8 @@ import { Link } from "./link";
 import { newChat } from "./new-chat";
 import { Sidebar } from "./sidebar";
 
-const SettingsPage = lazy(() => import("./settings-page").then((m) => m.SettingsPage), "Loading…");
+const SettingsPage = lazy(() => import("./lazy-pages").then((m) => m.SettingsPage), "Loading…");
+const SchedulesRoute = lazy(() => import("./lazy-pages").then((m) => m.SchedulesRoute), "Loading…");
 
 function typing(target: EventTarget | null): boolean {
   return (
@@ -68,6 +69,8 @@ function SignedIn() {
         <ChatView key={current.chatId} chatId={current.chatId} />
       ) : current.name === "settings" ? (
         <SettingsPage />
+      ) : sectionOf(current) === "schedules" ? (
+        <SchedulesRoute route={current} />
       ) : current.name === "home" ? (
         <Home />
       ) : (

@@ -1,7 +1,7 @@
 /**
  * Settings: the defaults new chats start with (model, permission mode; kept in this browser per
- * account) and API tokens for scripts (create: the secret shown once with a copy button; list;
- * revoke).
+ * account), the user's own model key, and API tokens for scripts (create: the secret shown once
+ * with a copy button; list; revoke).
  */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
@@ -9,6 +9,7 @@ import type { PermissionMode } from "../api/schemas";
 import { now, settings } from "../app";
 import { ErrorLine, MenuButton, ModelSuggestions, PermissionOptions } from "./bits";
 import { relativeTime } from "./format";
+import { ModelKeyCard } from "./model-key-card";
 
 function Defaults() {
   const current = settings.defaults.value;
@@ -163,6 +164,7 @@ export function SettingsPage() {
       <MenuButton />
       <h1>Settings</h1>
       <Defaults />
+      <ModelKeyCard />
       <Tokens />
     </main>
   );

@@ -6,7 +6,7 @@ import { useSignal } from "@preact/signals";
 import { messageOf } from "../api/http";
 import type { ChatSummary } from "../api/schemas";
 import { auth, chatList, drawerOpen, now } from "../app";
-import { chatPath, navItems, navigate, route } from "../models/router";
+import { chatPath, navItems, navigate, route, sectionOf } from "../models/router";
 import { ErrorLine } from "./bits";
 import { relativeTime } from "./format";
 import { Link } from "./link";
@@ -161,7 +161,7 @@ export function Sidebar() {
             <Link
               key={item.href}
               href={item.href}
-              aria-current={route.value.name === item.route ? "page" : undefined}
+              aria-current={sectionOf(route.value) === item.route ? "page" : undefined}
               onClick={() => (drawerOpen.value = false)}
             >
               {item.label}

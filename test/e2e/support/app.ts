@@ -1,7 +1,8 @@
 /**
  * What the browser tests share: the running worker's address, accounts made through the API in a
  * browser context (so the page is signed in with the same cookie), scripts for the scripted model,
- * the stored (D1) state of a chat to compare the screen with, and screenshots under test-results/.
+ * what the scripted model recorded, the stored (D1) state of a chat to compare the screen with, and
+ * screenshots under test-results/.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -38,15 +39,29 @@ export async function script(turns: Turn[]): Promise<string> {
   return `[script:${id}]`;
 }
 
+/** The script id inside a marker from `script()`. */
+export function scriptId(marker: string): string {
+  const id = /^\[script:([^\]]+)\]$/.exec(marker)?.[1];
+  if (!id) throw new Error(`not a script marker: ${marker}`);
+  return id;
+}
+
+/** What the scripted model recorded of the requests for a script: the credential each carried. */
+export async function modelRequests(marker: string): Promise<{ apiKey: string | null; turn: number }[]> {
+  const res = await fetch(`${modelUrl()}/__requests?script=${scriptId(marker)}`);
+  return ((await res.json()) as { requests: { apiKey: string | null; turn: number }[] }).requests;
+}
+
 /** A browser context signed in as a new user (signed up through the API, sharing the cookie). */
 export async function signedInContext(
   browser: Browser,
-  options: { base?: string; viewport?: { width: number; height: number } } = {},
+  options: { base?: string; viewport?: { width: number; height: number }; timezoneId?: string } = {},
 ): Promise<{ context: BrowserContext; email: string }> {
   const base = options.base ?? origin();
   const context = await browser.newContext({
     baseURL: base,
     viewport: options.viewport ?? { width: 1280, height: 800 },
+    ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
   });
   const email = uniqueEmail("e2e");
   const res = await context.request.post("/api/auth/signup", { data: { email, password: PASSWORD } });
