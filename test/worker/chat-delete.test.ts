@@ -72,6 +72,23 @@ describe("deleting a chat", () => {
       .bind(chat.id)
       .first<{ n: number }>();
     expect(pending?.n).toBe(0);
+
+    // A send that raced the delete (its D1 check passed just before) starts nothing.
+    const late = await room(chat.id).sendMessage(
+      chat.id,
+      {
+        userMessageId: crypto.randomUUID(),
+        assistantMessageId: crypto.randomUUID(),
+        content: `${queued[0]?.marker} too late`,
+        model: "claude-sonnet-4-5",
+        permissionMode: "default",
+        source: "user",
+      },
+      "queue",
+    );
+    expect(late).toEqual({ status: "gone" });
+    expect(await storedRows(chat.id)).toBe(0);
+    expect(await sandboxStatus(chat.id)).toBe(404);
   });
 
   it("retries from the cron when the provider is down at delete time, until the sandbox is gone", async () => {

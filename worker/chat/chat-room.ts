@@ -79,6 +79,7 @@ export class ChatRoom extends DurableObject<Env> {
   // ---- RPC: runs ---------------------------------------------------------------------------
 
   async sendMessage(chatId: string, request: RunRequest, mode: "queue" | "now"): Promise<SendOutcome> {
+    if (this.#log.deleted) return { status: "gone" };
     return this.#runs(chatId).send(request, mode);
   }
 
@@ -124,9 +125,10 @@ export class ChatRoom extends DurableObject<Env> {
 
   /**
    * Deletes everything of the chat here (the chat's D1 rows are already gone): stops its run
-   * without starting the next, closes listeners, wipes storage, then deletes the sandbox at the
-   * provider, which stops any agent still there. Throws when the provider part fails; calling it
-   * again (the cron retries) finishes the job, also on a wiped object.
+   * without starting the next, closes listeners, wipes storage (keeping only a deleted mark, so a
+   * send that raced the delete starts nothing), then deletes the sandbox at the provider, which
+   * stops any agent still there. Throws when the provider part fails; calling it again (the cron
+   * retries) finishes the job, also on a wiped object.
    */
   async destroy(chatId: string): Promise<void> {
     await this.#engine?.stop();
@@ -138,6 +140,7 @@ export class ChatRoom extends DurableObject<Env> {
     await this.ctx.storage.deleteAll();
     this.#alarmAt = null;
     this.#log = new EventLog(this.ctx.storage.sql);
+    this.#log.markDeleted(Date.now());
     this.#store = new RunStore(this.ctx.storage.sql);
     this.#engine = null;
     await this.#provider().deleteSandbox(chatId);

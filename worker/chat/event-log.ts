@@ -263,6 +263,15 @@ export class EventLog {
     return this.#chatId;
   }
 
+  /** The chat was deleted: this object keeps only this mark, so a late call cannot start anything. */
+  get deleted(): boolean {
+    return this.#meta("deleted_at") !== undefined;
+  }
+
+  markDeleted(at: number): void {
+    this.#setMeta("deleted_at", String(at));
+  }
+
   /** Binds this log to its chat on first use; a different id later is a bug in the caller. */
   bindChat(chatId: string): void {
     const known = this.#chatId;

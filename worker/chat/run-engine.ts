@@ -42,7 +42,8 @@ export type RunEngineDeps = {
   ended(request: Pick<RunRequest, "assistantMessageId" | "source">, terminal: Terminal): void;
 };
 
-export type SendOutcome = { status: "started" | "queued" };
+/** `gone`: the chat was deleted (a send that raced the delete); nothing was started. */
+export type SendOutcome = { status: "started" | "queued" | "gone" };
 export type PermissionOutcome = "ok" | "not_found" | "already_answered" | "run_ended" | "provider_failed";
 
 export class RunEngine {

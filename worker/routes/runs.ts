@@ -43,6 +43,7 @@ export const runRoutes = new Hono<AppEnv>()
       source: "user" as const,
     };
     const outcome = await chatRoom(c.env, chat.id).sendMessage(chat.id, request, body.mode ?? "queue");
+    if (outcome.status === "gone") throw new AppError("chat_not_found", "No such chat");
     return c.json(
       { userMessageId: request.userMessageId, assistantMessageId: request.assistantMessageId, status: outcome.status },
       202,

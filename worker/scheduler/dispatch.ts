@@ -11,7 +11,7 @@ import { mapLimit } from "./map-limit";
 import type { Handover } from "./run-types";
 
 /** Sends one run to a chat (in production: `chatRoom(env, chatId).sendMessage(chatId, request, "queue")`). */
-export type Dispatch = (chatId: string, request: RunRequest) => Promise<{ status: "started" | "queued" }>;
+export type Dispatch = (chatId: string, request: RunRequest) => Promise<{ status: "started" | "queued" | "gone" }>;
 
 export async function dispatchAll(
   io: TickIo,
@@ -30,6 +30,10 @@ export async function dispatchAll(
         permissionMode: h.permissionMode,
         source: "schedule",
       });
+      if (outcome.status === "gone") {
+        // The chat was deleted after the claim: reconciliation fails the run as chat_deleted.
+        return { runId: h.runId, status: "pending", attempted: true, error: "The target chat was deleted." };
+      }
       return { runId: h.runId, status: outcome.status === "queued" ? "queued" : "dispatched", attempted: true };
     } catch (error: unknown) {
       const message = error instanceof Error ? error.message : String(error);
