@@ -2,14 +2,21 @@
  * The resource monitor: enforces each sandbox's limits over all of its processes together, which
  * per-process rlimits cannot. Used by the run manager and exec. A watched job is one process tree
  * (a run's or an exec's jail); every tick reads /proc once, sums tasks and anonymous memory per
- * sandbox and CPU time per job, and walks each busy sandbox's disk less often. A breach is reported
- * once per job, with a stable code; the caller ends the job. Nothing else is touched.
+ * sandbox and CPU time per job, counts each process's open files, and walks each busy sandbox's disk
+ * less often (its total, and files grown to the file size limit). A breach is reported once per
+ * job, with a stable code; the caller ends the job. Nothing else is touched.
  */
 import { diskUsage } from "./disk-usage.ts";
 import type { SandboxLimits } from "./limits.ts";
-import { anonBytes, CLOCK_TICKS_PER_SECOND, scanProcesses, treeOf } from "./proc-table.ts";
+import { anonBytes, CLOCK_TICKS_PER_SECOND, openFileCount, scanProcesses, treeOf } from "./proc-table.ts";
 
-export type LimitCode = "process_limit" | "memory_limit" | "cpu_limit" | "disk_limit";
+export type LimitCode =
+  | "process_limit"
+  | "memory_limit"
+  | "cpu_limit"
+  | "disk_limit"
+  | "file_size_limit"
+  | "open_files_limit";
 
 export type LimitBreach = { code: LimitCode; message: string };
 
@@ -23,8 +30,11 @@ export type WatchedJob = {
   onBreach(breach: LimitBreach): void;
 };
 
-/** `lastDisk`: the sandbox's usage at the latest walk during this job (none yet: null). */
-type Job = WatchedJob & { reported: boolean; lastDisk: number | null };
+/**
+ * `lastDisk`: the sandbox's usage at the latest walk during this job (none yet: null). `startedAt`:
+ * when watching began; only files written since then count against the job.
+ */
+type Job = WatchedJob & { reported: boolean; lastDisk: number | null; startedAt: number };
 
 type DiskState = { walking: boolean; nextAt: number };
 
@@ -32,10 +42,15 @@ export type MonitorOptions = { intervalMs: number; diskIntervalMs: number; procR
 
 const MiB = 1024 * 1024;
 
+function formatSize(bytes: number): string {
+  return bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes} bytes`;
+}
+
 /**
- * The task count that counts as "at the process limit". The kernel holds a sandbox at its limit
- * (RLIMIT_NPROC), but processes of a fork bomb die and respawn between two samples, so a sample
- * rarely sees the exact limit: 90% of it (at least limit - 1) is taken as reaching it.
+ * The count that counts as "at the limit" for the limits the kernel holds (RLIMIT_NPROC per sandbox,
+ * RLIMIT_NOFILE per process): processes of a fork bomb die and respawn between two samples, and a
+ * program refused a descriptor may close others, so a sample rarely sees the exact limit: 90% of it
+ * (at least limit - 1) is taken as reaching it.
  */
 function atLimit(max: number): number {
   return Math.max(1, Math.min(max - 1, Math.floor(max * 0.9)));
@@ -53,7 +68,7 @@ export class ResourceMonitor {
 
   /** Starts watching a job; the returned function stops it (call it when the job has ended). */
   watch(watched: WatchedJob): () => void {
-    const job: Job = { ...watched, reported: false, lastDisk: null };
+    const job: Job = { ...watched, reported: false, lastDisk: null, startedAt: Date.now() };
     this.jobs.add(job);
     if (!this.disk.has(job.sandboxId)) this.disk.set(job.sandboxId, { walking: false, nextAt: 0 });
     this.timer ??= setInterval(() => this.tick(), this.options.intervalMs);
@@ -108,10 +123,18 @@ export class ResourceMonitor {
       for (const job of jobs) {
         const tree = treeOf(table, job.pid);
         let ticks = 0;
+        let mostOpenFiles = 0;
         for (const p of tree) {
           tasks += p.threads;
           memory += anonBytes(p.pid, this.options.procRoot);
           ticks += p.cpuTicks;
+          mostOpenFiles = Math.max(mostOpenFiles, openFileCount(p.pid, this.options.procRoot));
+        }
+        if (mostOpenFiles >= atLimit(job.limits.maxOpenFiles)) {
+          this.breach([job], {
+            code: "open_files_limit",
+            message: `reached ${job.limits.maxOpenFiles} open files in one process (limit per process)`,
+          });
         }
         const cpuSeconds = ticks / CLOCK_TICKS_PER_SECOND;
         if (cpuSeconds > job.limits.maxRunCpuSeconds) {
@@ -140,7 +163,9 @@ export class ResourceMonitor {
   /**
    * Walks the sandbox's directories when due (never two walks at once). A job is stopped when the
    * sandbox is over its limit and its usage grew since the job's previous walk: a job that starts in
-   * an over-full sandbox (to clean it up, say) is judged only on what it adds itself.
+   * an over-full sandbox (to clean it up, say) is judged only on what it adds itself. Likewise a file
+   * at the file size limit (where RLIMIT_FSIZE stopped its writer) counts against a job only when it
+   * was written while the job ran.
    */
   private checkDisk(sandboxId: string, jobs: Job[]): void {
     const state = this.disk.get(sandboxId);
@@ -148,7 +173,7 @@ export class ResourceMonitor {
     state.walking = true;
     const started = Date.now();
     const limits = (jobs[0] as Job).limits;
-    void diskUsage((jobs[0] as Job).dirs).then((used) => {
+    void diskUsage((jobs[0] as Job).dirs, limits.maxFileBytes).then(({ bytes: used, bigFiles }) => {
       state.walking = false;
       // Big trees are walked less often: at most a fifth of the time goes to walking.
       state.nextAt = Date.now() + Math.max(this.options.diskIntervalMs, 5 * (Date.now() - started));
@@ -160,6 +185,12 @@ export class ResourceMonitor {
           this.breach([job], {
             code: "disk_limit",
             message: `wrote more than ${Math.round(limits.maxDiskBytes / MiB)} MiB to its workspace, home and /tmp (limit per sandbox)`,
+          });
+        }
+        if (bigFiles.some((file) => file.mtimeMs >= job.startedAt)) {
+          this.breach([job], {
+            code: "file_size_limit",
+            message: `wrote a file of ${formatSize(limits.maxFileBytes)}, the largest one file may be (limit per file)`,
           });
         }
       }

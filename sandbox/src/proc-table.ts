@@ -85,6 +85,15 @@ export function anonBytes(pid: number, procRoot = "/proc"): number {
   }
 }
 
+/** Open file descriptors of a process, 0 when it is gone (or its descriptors cannot be read). */
+export function openFileCount(pid: number, procRoot = "/proc"): number {
+  try {
+    return readdirSync(`${procRoot}/${pid}/fd`).length;
+  } catch {
+    return 0;
+  }
+}
+
 /** Pids whose owner (the owner of `/proc/<pid>`, i.e. their effective uid) is `uid`. */
 export function pidsOfUid(uid: number, procRoot = "/proc"): number[] {
   const out: number[] = [];

@@ -294,7 +294,14 @@ describe.skipIf(!isolated)("tenant isolation (bubblewrap)", () => {
     const limitRuns: Array<[string, string]> = [
       [":(){ :|:& };:; sleep 20; echo survived", "process_limit"],
       ["head -c 2000M /dev/zero | tail -c 900M > /dev/null; echo survived", "memory_limit"],
-      ["for i in $(seq 1 40); do head -c 50M /dev/zero > fill$i.bin; done; echo survived", "disk_limit"],
+      // RLIMIT_FSIZE stops head at 64 MiB; the monitor finds the file at the limit and ends the run.
+      ["head -c 100M /dev/zero > big.bin; sleep 20; echo survived", "file_size_limit"],
+      // Opens descriptors until the kernel refuses one (RLIMIT_NOFILE 256), frees a few to go on.
+      [
+        'for i in $(seq 3 400); do eval "exec $i</dev/null" 2>/dev/null || break; done; exec 100<&- 101<&- 102<&-; sleep 20; echo survived',
+        "open_files_limit",
+      ],
+      ["rm -f big.bin; for i in $(seq 1 40); do head -c 50M /dev/zero > fill$i.bin; done; echo survived", "disk_limit"],
     ];
     for (const [command, code] of limitRuns) {
       const recs = await agentRun(b, [command]);
