@@ -310,7 +310,8 @@ const STORED_BATCH = 40;
  */
 export class RawBroadcastRoom extends DurableObject<BenchEnv> {
   #seq = 0;
-  readonly #fanout = new Fanout(this.ctx, 0);
+  // The real room's listener age check too (its default), so raw-packed differs only in storing.
+  readonly #fanout = new Fanout(this.ctx, { recentChars: 0, listenerMaxAgeMs: streamConfig({}).wsMaxMs });
   #tableReady = false;
 
   override async fetch(request: Request): Promise<Response> {

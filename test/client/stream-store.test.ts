@@ -228,6 +228,38 @@ describe("stream store", () => {
     expect(state.connection.value).toBe("live");
   });
 
+  it("a live socket closed for its age (4001) reconnects at once from the cursor, without showing reconnecting", async () => {
+    const t = new FakeTransport();
+    const store = new StreamStore(fakeApi(), t);
+    const state = store.open("c1");
+    await flush();
+    const e = new Events("c1");
+    t.lastSocket.open();
+    t.lastSocket.events(e.user("u1", "a1"), e.started("a1", "u1"));
+    t.lastSocket.ready(2);
+    const statuses: string[] = [];
+    const stop = state.connection.subscribe((s) => statuses.push(s));
+    t.lastSocket.drop(4001);
+    expect(t.sockets).toHaveLength(2);
+    expect(t.lastSocket.path).toBe("/api/chats/c1/ws?after=2");
+    t.lastSocket.open();
+    t.lastSocket.events(e.text("a1", "more"));
+    t.lastSocket.ready(3);
+    stop();
+    expect(statuses).toEqual(["live"]);
+    expect(textOf(state.message("a1")?.peek())).toBe("more");
+    // One closed so before it ever got to ready (a server that keeps closing) backs off instead.
+    t.lastSocket.drop(4001);
+    expect(t.sockets).toHaveLength(3);
+    t.lastSocket.drop(4001);
+    expect(t.sockets).toHaveLength(3);
+    expect(state.connection.value).toBe("reconnecting");
+    t.advance(350);
+    expect(t.sockets).toHaveLength(3);
+    t.advance(400);
+    expect(t.sockets).toHaveLength(4);
+  });
+
   it("backs off longer after each failure, and retries at once when the network returns", async () => {
     const t = new FakeTransport();
     const store = new StreamStore(fakeApi(), t);

@@ -1,6 +1,6 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { createChat, signUp } from "./helpers";
+import { api, createChat, signUp } from "./helpers";
 import { append, conversation, openSse, openWs, room, until, untilReady } from "./stream-helpers";
 
 const usage = (messageId: string, n: number) => ({
@@ -157,6 +157,46 @@ describe("listeners", () => {
     let open = 1;
     for (let i = 0; i < 100 && open > 0; i++) open = await bridges();
     expect(open).toBe(0);
+  });
+
+  it("closes a WebSocket listener past its age (4001) before it sends more; the reconnect resumes, a revoked session's cannot", async () => {
+    const session = await signUp();
+    const chat = await createChat(session);
+    const a = crypto.randomUUID();
+    await append(chat.id, [usage(a, 1)]);
+    const closeOf = (socket: WebSocket) =>
+      new Promise<{ code: number; reason: string }>((resolve) =>
+        socket.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason })),
+      );
+    const ws = await openWs(session, chat.id, 0);
+    const sse = await openSse(session, chat.id, { after: 0 });
+    await untilReady(ws);
+    await untilReady(sse);
+    const closed = closeOf(ws.socket);
+    const MAX_AGE = 5 * 60_000; // WS_MAX_MS's default (the tests do not set it)
+    await room(chat.id).ageListeners(MAX_AGE - 1_000);
+    await append(chat.id, [usage(a, 2)]);
+    expect((await until(ws, 2)).map((e) => e.seq)).toEqual([2]);
+    await room(chat.id).ageListeners(1_000);
+    await append(chat.id, [usage(a, 3)]);
+    expect(await closed).toEqual({ code: 4001, reason: "connected too long: reconnect" });
+    expect(await ws.next()).toBeNull();
+    // The SSE bridge is bounded by the Worker (SSE_MAX_MS), not here: it goes on.
+    expect((await until(sse, 3)).map((e) => e.seq)).toEqual([2, 3]);
+    // The reconnect is authenticated again and resumes from its cursor: nothing lost.
+    const again = await openWs(session, chat.id, 2);
+    expect((await untilReady(again)).events.map((e) => e.seq)).toEqual([3]);
+
+    // After logout the next age check closes the listener, and it cannot come back.
+    expect((await api("/api/auth/logout", { method: "POST", session })).status).toBe(204);
+    await append(chat.id, [usage(a, 4)]);
+    expect((await until(again, 4)).map((e) => e.seq)).toEqual([4]);
+    const closedAgain = closeOf(again.socket);
+    await room(chat.id).ageListeners(MAX_AGE);
+    await append(chat.id, [usage(a, 5)]);
+    expect((await closedAgain).code).toBe(4001);
+    await expect(openWs(session, chat.id, 4)).rejects.toThrow(/no websocket: 401/);
+    sse.close();
   });
 
   it("answers a ping with a pong and closes on any other frame", async () => {

@@ -39,6 +39,11 @@ export class ChatRoom extends ProductionChatRoom {
     return this[roomSeams]().flush(chatId);
   }
 
+  /** Makes every listener `ms` older, so that the next live send finds the ones past their age. */
+  async ageListeners(ms: number): Promise<void> {
+    this[roomSeams]().ageListeners(ms);
+  }
+
   /** Points this chat's runs at another provider address until the object is evicted. */
   async useProvider(baseUrl: string, token: string, timeoutMs = 3000): Promise<void> {
     this[roomSeams]().useProvider(() => createHttpProvider({ baseUrl, token, timeoutMs }));

@@ -39,6 +39,8 @@ export type RoomSeams = {
   flush(chatId: string): Promise<{ head: number; flushedSeq: number }>;
   /** Aims this object's runs at another provider until it is evicted. */
   useProvider(factory: () => SandboxProvider): void;
+  /** Makes every listener `ms` older (as if connected that much earlier). */
+  ageListeners(ms: number): void;
 };
 
 export class ChatRoom extends DurableObject<Env> {
@@ -63,7 +65,10 @@ export class ChatRoom extends DurableObject<Env> {
       config: this.#config,
       wakeAt: (at) => this.#ensureAlarm(at),
     });
-    this.#fanout = new Fanout(ctx, this.#config.recentEventsChars);
+    this.#fanout = new Fanout(ctx, {
+      recentChars: this.#config.recentEventsChars,
+      listenerMaxAgeMs: this.#config.wsMaxMs,
+    });
     this.#writer = new ChatWriter({
       log: () => this.#log,
       fanout: this.#fanout,
@@ -212,6 +217,7 @@ export class ChatRoom extends DurableObject<Env> {
       useProvider: (factory) => {
         this.#providerOverride = factory;
       },
+      ageListeners: (ms) => this.#fanout.ageListeners(ms),
     };
   }
 

@@ -10,6 +10,8 @@ export type StreamConfig = {
   flushRetryMaxMs: number;
   sseHeartbeatMs: number;
   sseMaxMs: number;
+  /** How long a WebSocket listener stays connected before it must reconnect (and authenticate again). */
+  wsMaxMs: number;
   providerSilenceMs: number;
   agentSilenceMs: number;
   watchdogIntervalMs: number;
@@ -34,6 +36,7 @@ export function streamConfig(env: ConfigEnv): StreamConfig {
     flushRetryMaxMs: num(env, "FLUSH_RETRY_MAX_MS", 60_000),
     sseHeartbeatMs: num(env, "SSE_HEARTBEAT_MS", 15_000),
     sseMaxMs: num(env, "SSE_MAX_MS", 5 * 60_000),
+    wsMaxMs: num(env, "WS_MAX_MS", 5 * 60_000),
     providerSilenceMs: num(env, "PROVIDER_SILENCE_MS", 60_000),
     agentSilenceMs: num(env, "AGENT_SILENCE_MS", 10 * 60_000),
     watchdogIntervalMs: num(env, "WATCHDOG_INTERVAL_MS", 5_000),

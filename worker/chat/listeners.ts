@@ -22,6 +22,8 @@ const REPLAY_BATCH = 2000;
 /** Close codes sent to listeners (4000-4999 are the application's own). */
 export const CLOSE_INVALID_FRAME = 1003;
 export const CLOSE_CHAT_DELETED = 4404;
+/** The listener has been connected for the longest a connection may go unchecked: reconnect. */
+export const CLOSE_RECONNECT = 4001;
 
 /**
  * Accepts the server side of a new listener socket and sends replay + `ready`, from the events
@@ -74,12 +76,14 @@ export class Fanout {
   readonly #ctx: DurableObjectState;
   /** The newest events sent or waiting, for replays (see `RecentEvents`). */
   readonly recent: RecentEvents;
+  readonly #expiry: ListenerExpiry;
   #pending: EncodedEvent[] = [];
   #scheduled = false;
 
-  constructor(ctx: DurableObjectState, recentChars: number) {
+  constructor(ctx: DurableObjectState, options: { recentChars: number; listenerMaxAgeMs: number }) {
     this.#ctx = ctx;
-    this.recent = new RecentEvents(recentChars);
+    this.recent = new RecentEvents(options.recentChars);
+    this.#expiry = new ListenerExpiry(ctx, options.listenerMaxAgeMs);
   }
 
   /** Queues committed events for every listener connected when they go out, and keeps them for replays. */
@@ -101,13 +105,62 @@ export class Fanout {
     if (this.#pending.length === 0) return;
     const events = this.#pending;
     this.#pending = [];
+    this.#expiry.closeExpired();
     broadcast(this.#ctx, events);
+  }
+
+  /** Test seam: makes every listener `ms` older and the next send check their age. */
+  ageListeners(ms: number): void {
+    this.#expiry.age(ms);
   }
 
   /** Forgets what waits and what it keeps (the chat is gone). */
   clear(): void {
     this.#pending = [];
     this.recent.clear();
+  }
+}
+
+/**
+ * A WebSocket listener is authenticated once, when it connects; a session revoked (or expired) later
+ * would go on receiving the chat. So a listener is closed `maxAgeMs` after it connected (code
+ * `CLOSE_RECONNECT`), and its reconnect is authenticated afresh; its cursor makes that lossless. The
+ * ages are checked before live frames go out, at most once per `maxAgeMs / 10` (and 10 s): an idle
+ * chat pays nothing, and a listener that receives nothing learns nothing. SSE listeners get the same
+ * bound from the Worker's bridge (`SSE_MAX_MS`). `maxAgeMs` 0 turns it off.
+ */
+class ListenerExpiry {
+  readonly #ctx: DurableObjectState;
+  readonly #maxAgeMs: number;
+  #nextCheckAt = 0;
+
+  constructor(ctx: DurableObjectState, maxAgeMs: number) {
+    this.#ctx = ctx;
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  closeExpired(): void {
+    if (this.#maxAgeMs <= 0) return;
+    const now = Date.now();
+    if (now < this.#nextCheckAt) return;
+    this.#nextCheckAt = now + Math.min(10_000, this.#maxAgeMs / 10);
+    for (const socket of this.#ctx.getWebSockets("ws")) {
+      const attachment = socket.deserializeAttachment() as ListenerAttachment | null;
+      if (!attachment || now - attachment.connectedAt < this.#maxAgeMs) continue;
+      try {
+        socket.close(CLOSE_RECONNECT, "connected too long: reconnect");
+      } catch {
+        // Already closing.
+      }
+    }
+  }
+
+  age(ms: number): void {
+    for (const socket of this.#ctx.getWebSockets()) {
+      const attachment = socket.deserializeAttachment() as ListenerAttachment | null;
+      if (attachment) socket.serializeAttachment({ ...attachment, connectedAt: attachment.connectedAt - ms });
+    }
+    this.#nextCheckAt = 0;
   }
 }
 

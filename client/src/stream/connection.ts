@@ -23,6 +23,8 @@ export type ConnectionHandlers = {
 
 /** Close code the chat uses when it was deleted. */
 export const CLOSE_CHAT_DELETED = 4404;
+/** Close code of a listener connected for the longest allowed: reconnect (authenticating again). */
+export const CLOSE_RECONNECT = 4001;
 const PING_EVERY_MS = 25_000;
 const PONG_WITHIN_MS = 10_000;
 const MAX_DELAY_MS = 15_000;
@@ -45,6 +47,8 @@ export class Connection {
   #useSse = false;
   #stopped = false;
   #status: LinkStatus | null = null;
+  /** The latest attempt that got to `ready`. */
+  #readyAttempt: Attempt | null = null;
   /** The previous socket's close while it is under way: the next one opens only after it. */
   #closing: Promise<void> | null = null;
 
@@ -132,6 +136,7 @@ export class Connection {
     if (frame.type === "pong") return true;
     if (frame.type === "ready") {
       this.#failures = 0;
+      this.#readyAttempt = attempt;
       if (attempt.kind === "ws") this.#wsWorked = true;
       this.#setStatus("live");
     }
@@ -251,6 +256,9 @@ export class Connection {
       if (this.#attempt !== attempt) return;
       stopTimers();
       if (event.code === CLOSE_CHAT_DELETED) this.#gone();
+      // A planned close of a socket that worked: reconnect at once, quietly (still "live" to the
+      // reader until the new socket says otherwise). One that never got to `ready` backs off.
+      else if (event.code === CLOSE_RECONNECT && this.#readyAttempt === attempt) this.#open();
       else this.#failed(attempt, opened);
     };
     socket.onerror = () => {
