@@ -261,7 +261,8 @@ describe("permissions", () => {
   });
 
   it("waits for the user's answer past the agent-silence limit: a pending prompt is not a stuck agent", async () => {
-    const { session, chat, watcher, m, requestId } = await askForBash("echo late > late.txt");
+    // The tool itself then runs 3 s without output: the silence counts from the answer, not the prompt.
+    const { session, chat, watcher, m, requestId } = await askForBash("sleep 3 && echo late > late.txt");
     // The agent prints nothing while it waits; the test project's agent-silence limit is 5 s.
     await new Promise((resolve) => setTimeout(resolve, 6500));
     expect(watcher.events.some((e) => e.messageId === m.assistantMessageId && e.kind === "run_failed")).toBe(false);

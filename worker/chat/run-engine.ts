@@ -165,6 +165,8 @@ export class RunEngine {
       return delivery === "failed" ? "provider_failed" : delivery === "run_exited" ? "run_ended" : "already_answered";
     }
     store.setPermissionState(requestId, decision);
+    // The agent has just been handed the answer: its silence counts from now, not from the prompt.
+    if (this.#driver?.assistantMessageId === permission.assistantMessageId) this.#driver.lastAgentAt = this.#d.now();
     this.#d.emit([
       {
         kind: "permission_resolved",
