@@ -31,6 +31,9 @@ type ScheduleView = {
   paused: { code: string; reason: string } | null;
 };
 
+/** A saved schedule's page: not `/schedules/new`, which the form itself is on. */
+const SAVED_SCHEDULE_PAGE = /\/schedules\/(?!new$)[^/]+$/;
+
 async function schedulesOf(page: Page): Promise<ScheduleView[]> {
   const res = await page.context().request.get("/api/schedules?limit=100");
   return ((await res.json()) as { schedules: ScheduleView[] }).schedules;
@@ -85,7 +88,7 @@ describe("schedules in the browser", () => {
     for (const text of await items.allInnerTexts()) expect(text).toMatch(/07:30/);
     await screenshot(page, "schedule-form");
     await page.getByRole("button", { name: "Create schedule" }).click();
-    await page.waitForURL(/\/schedules\/[^/]+$/);
+    await page.waitForURL(SAVED_SCHEDULE_PAGE);
     const [created] = await schedulesOf(page);
     expect(created).toMatchObject({
       name: "Morning triage",
@@ -252,7 +255,7 @@ describe("schedules in the browser", () => {
     await page.getByLabel("One of my chats").check();
     await page.getByLabel("Chat", { exact: true }).selectOption({ label: "Release notes" });
     await page.getByRole("button", { name: "Create schedule" }).click();
-    await page.waitForURL(/\/schedules\/[^/]+$/);
+    await page.waitForURL(SAVED_SCHEDULE_PAGE);
     expect((await schedulesOf(page))[0]?.target).toEqual({ type: "chat", chatId });
     expect(await page.getByRole("link", { name: /^(its chat|the chat “Release notes”)$/ }).getAttribute("href")).toBe(
       `/chats/${chatId}`,
@@ -300,7 +303,7 @@ describe("schedules in the browser", () => {
     await screenshot(page, "phone-schedule-form");
     await page.getByRole("button", { name: "Create schedule" }).focus();
     await page.keyboard.press("Enter");
-    await page.waitForURL(/\/schedules\/[^/]+$/);
+    await page.waitForURL(SAVED_SCHEDULE_PAGE);
     await page.getByRole("heading", { name: "From the phone" }).waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await screenshot(page, "phone-schedule-detail");
