@@ -9,6 +9,7 @@ import {
   chromiumForFile,
   createChat,
   origin,
+  ownAddress,
   PASSWORD,
   screenshot,
   script,
@@ -22,7 +23,10 @@ const browser = chromiumForFile();
 
 describe("a chat in the browser", () => {
   it("signs up, creates a chat, streams text, shows a tool card and answers a permission prompt", async () => {
-    const context = await browser().newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser().newContext({
+      viewport: { width: 1280, height: 800 },
+      extraHTTPHeaders: ownAddress(),
+    });
     const page = await context.newPage();
     const errors = watchErrors(page);
     await page.goto(origin());
@@ -166,10 +170,11 @@ describe("a chat in the browser", () => {
 
   it("works with the keyboard alone: log in, new chat, send, with a visible focus ring", async () => {
     const email = uniqueEmail("keys");
-    const setup = await browser().newContext();
+    const address = ownAddress();
+    const setup = await browser().newContext({ extraHTTPHeaders: address });
     await setup.request.post(`${origin()}/api/auth/signup`, { data: { email, password: PASSWORD } });
     await setup.close();
-    const context = await browser().newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser().newContext({ viewport: { width: 1280, height: 800 }, extraHTTPHeaders: address });
     const page = await context.newPage();
     const errors = watchErrors(page);
     await page.goto(origin());

@@ -21,6 +21,19 @@ export function uniqueEmail(tag: string): string {
   return `${tag}-${crypto.randomUUID().slice(0, 8)}@example.com`;
 }
 
+let addresses = 0;
+
+/**
+ * Headers that give a browser context a client address of its own. Each test plays a different
+ * person; deployed, the edge sets `CF-Connecting-IP`, and `wrangler dev` keeps one a client sends.
+ * Without it every test signs up from 127.0.0.1 and a fast run passes the sign-up limit (10 a
+ * minute per address, tested in test/worker/auth.test.ts).
+ */
+export function ownAddress(): Record<string, string> {
+  addresses += 1;
+  return { "cf-connecting-ip": `198.18.${process.pid % 256}.${addresses % 256}` };
+}
+
 export type Block =
   | { type: "text"; text: string }
   | { type: "thinking"; thinking: string }
@@ -61,6 +74,7 @@ export async function signedInContext(
   const context = await browser.newContext({
     baseURL: base,
     viewport: options.viewport ?? { width: 1280, height: 800 },
+    extraHTTPHeaders: ownAddress(),
     ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
   });
   const email = uniqueEmail("e2e");
