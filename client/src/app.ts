@@ -17,8 +17,7 @@ export const settings = new Settings(api, typeof localStorage === "undefined" ? 
 export const auth = new Auth(api, () => {
   store.clear();
   forgetChatActions();
-  chatList.items.value = [];
-  chatList.loaded.value = false;
+  chatList.reset();
   settings.forUser(null);
 });
 

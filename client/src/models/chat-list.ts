@@ -4,11 +4,10 @@
  * already streams that chat, otherwise from the list API's `activity`; the list never opens a
  * stream itself.
  */
-import { signal } from "@preact/signals";
 import type { Api, ChatSettings } from "../api/client";
-import { messageOf } from "../api/http";
 import type { Activity, Chat, ChatSummary } from "../api/schemas";
 import type { StreamStore } from "../stream/store";
+import { PagedList } from "./paged-list";
 
 export type RowState = { streaming: boolean; queued: number; failed: boolean; lastActivityAt: number };
 
@@ -18,62 +17,22 @@ const REFRESH_MS = 10_000;
 const D1_LAG_MS = 2_000;
 const idle: Activity = { streaming: false, queued: 0, lastRun: null, lastMessageAt: null };
 
-export class ChatList {
-  readonly items = signal<readonly ChatSummary[]>([]);
-  readonly nextCursor = signal<string | null>(null);
-  readonly loaded = signal(false);
-  readonly loading = signal(false);
-  readonly error = signal<string | null>(null);
+export class ChatList extends PagedList<ChatSummary> {
   readonly #api: Pick<Api, "listChats" | "createChat" | "updateChat" | "deleteChat">;
   readonly #store: StreamStore;
-  #generation = 0;
-  /** When the list shown now was requested. */
-  #refreshedAt = 0;
 
   constructor(api: Pick<Api, "listChats" | "createChat" | "updateChat" | "deleteChat">, store: StreamStore) {
+    super(async (cursor, limit) => {
+      const page = await api.listChats(cursor, limit);
+      return { items: page.chats, nextCursor: page.nextCursor };
+    }, PAGE);
     this.#api = api;
     this.#store = store;
   }
 
-  /** Reloads the first pages (as many rows as are shown now), replacing the list. */
-  async refresh(): Promise<void> {
-    const generation = ++this.#generation;
-    const limit = Math.min(100, Math.max(PAGE, this.items.peek().length));
-    const startedAt = Date.now();
-    try {
-      const page = await this.#api.listChats(null, limit);
-      if (generation !== this.#generation) return;
-      this.#refreshedAt = startedAt;
-      this.items.value = page.chats;
-      this.nextCursor.value = page.nextCursor;
-      this.loaded.value = true;
-      this.error.value = null;
-    } catch (error: unknown) {
-      if (generation === this.#generation) this.error.value = messageOf(error);
-    }
-  }
-
-  async loadMore(): Promise<void> {
-    const cursor = this.nextCursor.peek();
-    if (!cursor || this.loading.peek()) return;
-    this.loading.value = true;
-    const generation = this.#generation;
-    try {
-      const page = await this.#api.listChats(cursor, PAGE);
-      if (generation !== this.#generation) return;
-      const known = new Set(this.items.peek().map((c) => c.id));
-      this.items.value = [...this.items.peek(), ...page.chats.filter((c) => !known.has(c.id))];
-      this.nextCursor.value = page.nextCursor;
-    } catch (error: unknown) {
-      this.error.value = messageOf(error);
-    } finally {
-      this.loading.value = false;
-    }
-  }
-
   async create(settings: ChatSettings): Promise<Chat> {
     const { chat } = await this.#api.createChat(settings);
-    this.#generation++;
+    this.invalidate();
     this.items.value = [{ ...chat, activity: idle }, ...this.items.peek().filter((c) => c.id !== chat.id)];
     return chat;
   }
@@ -93,7 +52,7 @@ export class ChatList {
 
   async remove(chatId: string): Promise<void> {
     await this.#api.deleteChat(chatId);
-    this.#generation++;
+    this.invalidate();
     this.items.value = this.items.peek().filter((c) => c.id !== chatId);
     this.#store.forget(chatId);
   }
@@ -109,7 +68,7 @@ export class ChatList {
     const streamed =
       connection === "live" ||
       connection === "reconnecting" ||
-      (connection === "idle" && (state?.disconnectedAt ?? 0) > this.#refreshedAt - D1_LAG_MS);
+      (connection === "idle" && (state?.disconnectedAt ?? 0) > this.refreshedAt - D1_LAG_MS);
     if (state?.loaded.value && streamed) {
       return {
         streaming: state.streaming.value.length > 0,

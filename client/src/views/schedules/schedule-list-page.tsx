@@ -2,6 +2,7 @@
  * The list of schedules, newest first, 20 at a time: each with its state (on, or paused and why),
  * its next run in its own zone, its rule and its failures in a row; "New schedule"; an empty state.
  */
+import type { ComponentChildren } from "preact";
 import { useEffect } from "preact/hooks";
 import type { Schedule } from "../../api/schedules";
 import { scheduleList } from "../../app-schedules";
@@ -25,12 +26,40 @@ export function ScheduleState({ schedule }: { schedule: Schedule }) {
   );
 }
 
-export function NextRun({ schedule }: { schedule: Schedule }) {
+function NextRun({ schedule }: { schedule: Schedule }) {
   if (schedule.nextRunAt === null) return <span class="muted">none while paused</span>;
   return (
     <time dateTime={new Date(schedule.nextRunAt).toISOString()}>
       {inZone(schedule.nextRunAt, schedule.timezone, schedule.nextRunLocal ?? undefined)}
     </time>
+  );
+}
+
+/**
+ * A schedule's facts as a list row and its own page show them: next run, rule, what `children`
+ * adds, and the failures in a row.
+ */
+export function ScheduleFacts({ schedule, children }: { schedule: Schedule; children?: ComponentChildren }) {
+  return (
+    <dl class="facts">
+      <div>
+        <dt>Next run</dt>
+        <dd class="next-run">
+          <NextRun schedule={schedule} />
+        </dd>
+      </div>
+      <div>
+        <dt>Rule</dt>
+        <dd>
+          <code>{schedule.cron}</code> in {schedule.timezone}
+        </dd>
+      </div>
+      {children}
+      <div>
+        <dt>Failures in a row</dt>
+        <dd class={schedule.consecutiveFailures > 0 ? "error" : undefined}>{schedule.consecutiveFailures}</dd>
+      </div>
+    </dl>
   );
 }
 
@@ -43,24 +72,7 @@ function Row({ schedule }: { schedule: Schedule }) {
         </Link>
         <ScheduleState schedule={schedule} />
       </div>
-      <dl class="facts">
-        <div>
-          <dt>Next run</dt>
-          <dd>
-            <NextRun schedule={schedule} />
-          </dd>
-        </div>
-        <div>
-          <dt>Rule</dt>
-          <dd>
-            <code>{schedule.cron}</code> in {schedule.timezone}
-          </dd>
-        </div>
-        <div>
-          <dt>Failures in a row</dt>
-          <dd class={schedule.consecutiveFailures > 0 ? "error" : undefined}>{schedule.consecutiveFailures}</dd>
-        </div>
-      </dl>
+      <ScheduleFacts schedule={schedule} />
     </li>
   );
 }

@@ -13,7 +13,7 @@ import { permissionModeLabels } from "../../models/settings";
 import { ErrorLine, MenuButton } from "../bits";
 import { Link } from "../link";
 import { RunHistory } from "./run-history";
-import { NextRun, ScheduleState } from "./schedule-list-page";
+import { ScheduleFacts, ScheduleState } from "./schedule-list-page";
 
 function Target({ schedule }: { schedule: Schedule }) {
   if (schedule.target.type === "new_chat") return <>a new chat for each run</>;
@@ -78,19 +78,7 @@ function Overview({ detail, schedule }: { detail: ScheduleDetail; schedule: Sche
         <h1 id="schedule-h">{schedule.name}</h1>
         <ScheduleState schedule={schedule} />
       </div>
-      <dl class="facts">
-        <div>
-          <dt>Next run</dt>
-          <dd class="next-run">
-            <NextRun schedule={schedule} />
-          </dd>
-        </div>
-        <div>
-          <dt>Rule</dt>
-          <dd>
-            <code>{schedule.cron}</code> in {schedule.timezone}
-          </dd>
-        </div>
+      <ScheduleFacts schedule={schedule}>
         <div>
           <dt>Runs in</dt>
           <dd>
@@ -103,11 +91,7 @@ function Overview({ detail, schedule }: { detail: ScheduleDetail; schedule: Sche
             {schedule.model} · {permissionModeLabels[schedule.permissionMode]}
           </dd>
         </div>
-        <div>
-          <dt>Failures in a row</dt>
-          <dd class={schedule.consecutiveFailures > 0 ? "error" : undefined}>{schedule.consecutiveFailures}</dd>
-        </div>
-      </dl>
+      </ScheduleFacts>
       <h2 class="small-h">Prompt</h2>
       <pre class="prompt">{schedule.prompt}</pre>
       <Actions detail={detail} schedule={schedule} />
