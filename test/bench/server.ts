@@ -3,15 +3,11 @@
  * migrations applied to a throwaway --persist-to dir, a free port, tracing off. Invariant: the
  * whole process group (wrangler, its proxy and worker workerd) is killed on stop and on exit.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
+import { groupProcesses, root, startWranglerDev, wrangler } from "../support/wrangler-dev.ts";
 
-export const root = join(import.meta.dirname, "..", "..");
 const config = join(root, "test", "bench", "wrangler.bench.toml");
-const bin = join(root, "node_modules", ".bin");
 
 export type BenchServer = {
   origin: string;
@@ -30,44 +26,6 @@ export type BenchServer = {
   /** What wrangler printed so far (shown when a scenario fails). */
   log(): string;
 };
-
-const env = {
-  ...process.env,
-  PATH: `${bin}:${process.env.PATH}`,
-  WRANGLER_SEND_METRICS: "false",
-  // Local dev otherwise traces every SQL statement (10x slower inserts, hundreds of MB written).
-  X_LOCAL_OBSERVABILITY: "false",
-  CI: "true",
-};
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Processes whose process group is `pgid`, with their command lines. */
-function groupProcesses(pgid: number): { pid: number; cmd: string }[] {
-  const out: { pid: number; cmd: string }[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) !== pgid) continue;
-      out.push({ pid: Number(name), cmd: readFileSync(`/proc/${name}/cmdline`, "utf8").replaceAll("\0", " ") });
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return out;
-}
 
 /** Ports a process listens on (its socket inodes matched against /proc/net/tcp). */
 function listeningPorts(pid: number): number[] {
@@ -110,23 +68,6 @@ export function rssBytes(pid: number): number {
   return Number(match[1]) * 1024;
 }
 
-async function waitUntilUp(origin: string, exited: () => string | null): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const failure = exited();
-    if (failure) throw new Error(failure);
-    try {
-      const res = await fetch(`${origin}/bench/none`);
-      await res.arrayBuffer();
-      if (res.status === 404) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error("wrangler dev did not come up within 60 s");
-}
-
 /** Binding names declared in a wrangler.toml (`name =` / `binding =` lines and [vars] keys). */
 function bindingNames(path: string): Set<string> {
   const names = new Set<string>();
@@ -151,89 +92,40 @@ function checkBindings(): void {
   }
 }
 
-/** Runs a wrangler command to completion; throws with its output on failure. */
-function wrangler(args: string[]): void {
-  const res = spawnSync("wrangler", args, { cwd: root, env, encoding: "utf8" });
-  if (res.status !== 0) throw new Error(`wrangler ${args[0]} failed:\n${res.stdout}\n${res.stderr}`);
-}
-
 /** `vars` override the config's [vars] (and set secrets such as SANDBOX_TOKEN) for this run. */
 export async function startServer(vars: Record<string, string> = {}): Promise<BenchServer> {
   checkBindings();
-  const persist = mkdtempSync(join(tmpdir(), "agent-chat-bench-"));
-  // Bundled once up front and served with --no-bundle: an edit to the sources while the bench runs
-  // would otherwise make wrangler reload the worker mid-measurement.
-  const bundle = join(persist, "bundle");
-  wrangler(["deploy", "--dry-run", "--outdir", bundle, "--config", config]);
-  wrangler(["d1", "migrations", "apply", "DB", "--local", "--config", config, "--persist-to", persist]);
-
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const args = [
-    "dev",
-    join(bundle, "bench-worker.js"),
-    "--no-bundle",
-    "--config",
-    config,
-    "--persist-to",
-    persist,
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
-  ];
-  // detached: the child leads a new process group, so one signal reaches workerd too.
-  const child = spawn("wrangler", [...args, "--inspector-port", String(inspectorPort)], {
-    cwd: root,
-    env,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
+  const configArgs = ["--config", config];
+  const dev = await startWranglerDev({
+    // Bundled once up front and served with --no-bundle: an edit to the sources while the bench runs
+    // would otherwise make wrangler reload the worker mid-measurement.
+    prepare(dir) {
+      const bundle = join(dir, "bundle");
+      wrangler(["deploy", "--dry-run", "--outdir", bundle, ...configArgs]);
+      return [join(bundle, "bench-worker.js"), "--no-bundle"];
+    },
+    configArgs,
+    vars,
+    probe: { path: "/bench/none", status: 404 },
+    upWithinMs: 60_000,
   });
-  const pgid = child.pid ?? 0;
-  let log = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    log += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    log += chunk.toString();
-  });
-  let exitCode: number | null = null;
-  child.on("exit", (code) => {
-    exitCode = code ?? -1;
-  });
-
-  const kill = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-pgid, signal);
-    } catch {
-      // Already gone.
-    }
-  };
-  const onExit = () => kill("SIGKILL");
-  process.on("exit", onExit);
-
-  const stop = async () => {
-    kill("SIGTERM");
-    for (let i = 0; i < 50 && groupProcesses(pgid).length > 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    kill("SIGKILL");
-    process.off("exit", onExit);
-    rmSync(persist, { recursive: true, force: true });
-  };
-
-  const origin = `http://127.0.0.1:${port}`;
   try {
-    await waitUntilUp(origin, () => (exitCode === null ? null : `wrangler dev exited (${exitCode}):\n${log}`));
-    const workerds = groupProcesses(pgid).filter((p) => p.cmd.includes("workerd serve"));
-    const proxy = workerds.find((p) => p.cmd.includes(`entry=127.0.0.1:${port}`));
+    const workerds = groupProcesses(dev.pgid).filter((p) => p.cmd.includes("workerd serve"));
+    const proxy = workerds.find((p) => p.cmd.includes(`entry=127.0.0.1:${dev.port}`));
     const worker = workerds.find((p) => p !== proxy);
     if (!proxy || !worker) throw new Error(`could not tell the workerd processes apart:\n${JSON.stringify(workerds)}`);
     const directOrigin = `http://127.0.0.1:${await entryPort(listeningPorts(worker.pid))}`;
-    return { origin, directOrigin, workerPid: worker.pid, proxyPid: proxy.pid, inspectorPort, stop, log: () => log };
+    return {
+      origin: dev.origin,
+      directOrigin,
+      workerPid: worker.pid,
+      proxyPid: proxy.pid,
+      inspectorPort: dev.inspectorPort,
+      stop: dev.stop,
+      log: dev.log,
+    };
   } catch (error: unknown) {
-    await stop();
+    await dev.stop();
     throw error;
   }
 }

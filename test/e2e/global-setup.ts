@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { startTestServers } from "../support/servers.ts";
-import { startWorker } from "./support/wrangler-dev.ts";
+import { startWranglerDev } from "../support/wrangler-dev.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -22,11 +22,16 @@ export default async function setup(project: TestProject) {
     throw new Error("dist/client is missing: run `npm run build:client` first");
   }
   const servers = await startTestServers({ heartbeatMs: 1000, cancelGraceMs: 1000 });
-  const worker = await startWorker({
-    SANDBOX_URL: servers.sandboxUrl,
-    SANDBOX_TOKEN: servers.sandboxToken,
-    // Seals users' own model keys (the settings page's model key); a fresh key per run.
-    ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+  // The project's own wrangler.toml: the worker as `npm start` runs it.
+  const worker = await startWranglerDev({
+    vars: {
+      SANDBOX_URL: servers.sandboxUrl,
+      SANDBOX_TOKEN: servers.sandboxToken,
+      // Seals users' own model keys (the settings page's model key); a fresh key per run.
+      ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    },
+    probe: { path: "/api/auth/me", status: 401 },
+    upWithinMs: 90_000,
   });
   project.provide("e2eOrigin", worker.origin);
   project.provide("e2eModelUrl", servers.modelUrl);
